@@ -98,6 +98,10 @@ class StorageError(ImagegateError):
     code, status, message = 5540, 503, "Storage error"
 
 
+class BlobMissing(StorageError):
+    code, status, message = 5540, 500, "Stored original is missing"
+
+
 class StorageFull(StorageError):
     code, status, message = 5540, 507, "Insufficient storage"
 

@@ -65,6 +65,30 @@ class VariantOptions:
     background: str = "#ffffff"
     browser_ttl: int | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The Cloudflare-shaped ``options`` object; defaults beyond Cloudflare's are omitted."""
+        data: dict[str, Any] = {"fit": self.fit.value, "metadata": self.metadata.value}
+        if self.width is not None:
+            data["width"] = self.width
+        if self.height is not None:
+            data["height"] = self.height
+        if self.background != "#ffffff":
+            data["background"] = self.background
+        if self.browser_ttl is not None:
+            data["browser_ttl"] = self.browser_ttl
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VariantOptions:
+        return cls(
+            fit=Fit(data.get("fit", Fit.SCALE_DOWN.value)),
+            width=data.get("width"),
+            height=data.get("height"),
+            metadata=MetadataMode(data.get("metadata", MetadataMode.COPYRIGHT.value)),
+            background=data.get("background", "#ffffff"),
+            browser_ttl=data.get("browser_ttl"),
+        )
+
     def cache_token(self) -> str:
         """A stable string naming what the options render, for cache keys."""
         return (

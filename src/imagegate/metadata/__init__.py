@@ -1,0 +1,1 @@
+"""Metadata stores: one SQLAlchemy Core implementation for SQLite and PostgreSQL."""

@@ -1,0 +1,136 @@
+"""Rows to models and back. The only place that knows how models are laid out in tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Row
+
+from imagegate.models import (
+    Account,
+    ApiToken,
+    Format,
+    Image,
+    Scope,
+    SigningKey,
+    Variant,
+    VariantOptions,
+)
+
+
+def to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def account_row(a: Account) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "hash": a.hash,
+        "name": a.name,
+        "created_ms": to_ms(a.created),
+        "flexible_variants": a.flexible_variants,
+        "browser_ttl": a.browser_ttl,
+        "image_quota": a.image_quota,
+    }
+
+
+def account(r: Row[Any]) -> Account:
+    return Account(
+        id=r.id,
+        hash=r.hash,
+        name=r.name,
+        created=from_ms(r.created_ms),
+        flexible_variants=bool(r.flexible_variants),
+        browser_ttl=r.browser_ttl,
+        image_quota=r.image_quota,
+    )
+
+
+def token_row(t: ApiToken, token_hash: str) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "account_id": t.account_id,
+        "name": t.name,
+        "token_hash": token_hash,
+        "scopes": ",".join(sorted(s.value for s in t.scopes)),
+        "created_ms": to_ms(t.created),
+        "revoked": t.revoked,
+    }
+
+
+def token(r: Row[Any]) -> ApiToken:
+    return ApiToken(
+        id=r.id,
+        account_id=r.account_id,
+        name=r.name,
+        scopes=frozenset(Scope(s) for s in r.scopes.split(",") if s),
+        created=from_ms(r.created_ms),
+        revoked=bool(r.revoked),
+    )
+
+
+def signing_key(r: Row[Any]) -> SigningKey:
+    return SigningKey(
+        name=r.name, value=r.value, created=from_ms(r.created_ms), verifications=r.verifications
+    )
+
+
+def variant_row(account_id: str, v: Variant, created_ms: int) -> dict[str, Any]:
+    return {
+        "account_id": account_id,
+        "name": v.name,
+        "options": v.options.to_dict(),
+        "never_require_signed_urls": v.never_require_signed_urls,
+        "created_ms": created_ms,
+    }
+
+
+def variant(r: Row[Any]) -> Variant:
+    return Variant(
+        name=r.name,
+        options=VariantOptions.from_dict(r.options),
+        never_require_signed_urls=bool(r.never_require_signed_urls),
+    )
+
+
+def image_row(i: Image) -> dict[str, Any]:
+    return {
+        "account_id": i.account_id,
+        "id": i.id,
+        "filename": i.filename,
+        "uploaded_ms": to_ms(i.uploaded),
+        "require_signed_urls": i.require_signed_urls,
+        "meta": i.meta,
+        "creator": i.creator,
+        "draft": i.draft,
+        "format": i.format.value if i.format else None,
+        "width": i.width,
+        "height": i.height,
+        "size": i.size,
+        "blob_key": i.blob_key,
+        "sha256": i.sha256,
+    }
+
+
+def image(r: Row[Any]) -> Image:
+    return Image(
+        account_id=r.account_id,
+        id=r.id,
+        filename=r.filename,
+        uploaded=from_ms(r.uploaded_ms),
+        require_signed_urls=bool(r.require_signed_urls),
+        meta=r.meta or {},
+        creator=r.creator,
+        draft=bool(r.draft),
+        format=Format(r.format) if r.format else None,
+        width=r.width,
+        height=r.height,
+        size=r.size,
+        blob_key=r.blob_key,
+        sha256=r.sha256,
+    )

@@ -1,0 +1,96 @@
+"""The one schema, as SQLAlchemy Core tables. Times are integer milliseconds since the epoch,
+so SQLite and PostgreSQL sort, compare and page on them the same way."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData()
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("flexible_variants", sa.Boolean, nullable=False),
+    sa.Column("browser_ttl", sa.Integer, nullable=False),
+    sa.Column("image_quota", sa.Integer, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "account_id",
+        sa.String(32),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("scopes", sa.String(100), nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("revoked", sa.Boolean, nullable=False),
+)
+
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column(
+        "account_id",
+        sa.String(32),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("name", sa.String(20), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("verifications", sa.BigInteger, nullable=False),
+)
+
+variants = sa.Table(
+    "variants",
+    metadata,
+    sa.Column(
+        "account_id",
+        sa.String(32),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("name", sa.String(99), primary_key=True),
+    sa.Column("options", JSONType, nullable=False),
+    sa.Column("never_require_signed_urls", sa.Boolean, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+)
+
+images = sa.Table(
+    "images",
+    metadata,
+    sa.Column(
+        "account_id",
+        sa.String(32),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("id", sa.String(1024), primary_key=True),
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("uploaded_ms", sa.BigInteger, nullable=False),
+    sa.Column("require_signed_urls", sa.Boolean, nullable=False),
+    sa.Column("meta", JSONType, nullable=False),
+    sa.Column("creator", sa.String(1024), nullable=True),
+    sa.Column("draft", sa.Boolean, nullable=False),
+    sa.Column("format", sa.String(8), nullable=True),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("blob_key", sa.String(100), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Index("ix_images_account_uploaded", "account_id", "uploaded_ms", "id"),
+)

@@ -1,0 +1,317 @@
+"""The metadata store on SQLAlchemy Core: SQLite (WAL) embedded, PostgreSQL at scale.
+
+Driver exceptions never leave this module: a unique-key clash becomes ``Conflict`` and any
+other database failure ``StorageError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, Engine
+
+from imagegate.errors import Conflict, StorageError
+from imagegate.metadata import codec
+from imagegate.metadata.schema import accounts, api_tokens, images, signing_keys, variants
+from imagegate.models import Account, ApiToken, Image, SigningKey, Variant, VariantOptions
+from imagegate.ports import DeliveryContext
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _wrap_errors(method: Callable[P, T]) -> Callable[P, T]:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(*args, **kwargs)
+        except sa.exc.IntegrityError:
+            raise Conflict() from None
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"database error: {type(exc).__name__}") from None
+
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; ``postgresql://`` URLs use psycopg 3."""
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
+        )
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class SqlMetadataStore:
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    @_wrap_errors
+    def migrate(self) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        with self._tx() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    @_wrap_errors
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- accounts and tokens --------------------------------------------------------------
+
+    @_wrap_errors
+    def create_account(self, account: Account) -> None:
+        with self._tx() as conn:
+            conn.execute(accounts.insert().values(**codec.account_row(account)))
+
+    @_wrap_errors
+    def get_account(self, account_id: str) -> Account | None:
+        with self._tx() as conn:
+            row = conn.execute(accounts.select().where(accounts.c.id == account_id)).first()
+        return codec.account(row) if row else None
+
+    @_wrap_errors
+    def list_accounts(self) -> list[Account]:
+        with self._tx() as conn:
+            rows = conn.execute(accounts.select().order_by(accounts.c.created_ms)).all()
+        return [codec.account(r) for r in rows]
+
+    @_wrap_errors
+    def update_account(self, account_id: str, **changes: Any) -> Account | None:
+        allowed = {"flexible_variants", "browser_ttl", "image_quota", "name"}
+        values = {k: v for k, v in changes.items() if k in allowed and v is not None}
+        with self._tx() as conn:
+            if values:
+                conn.execute(accounts.update().where(accounts.c.id == account_id).values(values))
+            row = conn.execute(accounts.select().where(accounts.c.id == account_id)).first()
+        return codec.account(row) if row else None
+
+    @_wrap_errors
+    def add_token(self, token: ApiToken, token_hash: str) -> None:
+        with self._tx() as conn:
+            conn.execute(api_tokens.insert().values(**codec.token_row(token, token_hash)))
+
+    @_wrap_errors
+    def find_token(self, token_hash: str) -> ApiToken | None:
+        query = api_tokens.select().where(
+            api_tokens.c.token_hash == token_hash, api_tokens.c.revoked.is_(False)
+        )
+        with self._tx() as conn:
+            row = conn.execute(query).first()
+        return codec.token(row) if row else None
+
+    @_wrap_errors
+    def list_tokens(self, account_id: str) -> list[ApiToken]:
+        query = (
+            api_tokens.select()
+            .where(api_tokens.c.account_id == account_id)
+            .order_by(api_tokens.c.created_ms, api_tokens.c.id)
+        )
+        with self._tx() as conn:
+            return [codec.token(r) for r in conn.execute(query).all()]
+
+    @_wrap_errors
+    def revoke_token(self, account_id: str, token_id: str) -> bool:
+        query = (
+            api_tokens.update()
+            .where(api_tokens.c.account_id == account_id, api_tokens.c.id == token_id)
+            .values(revoked=True)
+        )
+        with self._tx() as conn:
+            return conn.execute(query).rowcount > 0
+
+    # --- signing keys ---------------------------------------------------------------------
+
+    @_wrap_errors
+    def list_keys(self, account_id: str) -> list[SigningKey]:
+        with self._tx() as conn:
+            return _keys(conn, account_id)
+
+    @_wrap_errors
+    def put_key(self, account_id: str, key: SigningKey) -> None:
+        where = (signing_keys.c.account_id == account_id) & (signing_keys.c.name == key.name)
+        values = {"value": key.value, "created_ms": codec.to_ms(key.created), "verifications": 0}
+        with self._tx() as conn:
+            if conn.execute(signing_keys.update().where(where).values(values)).rowcount == 0:
+                conn.execute(
+                    signing_keys.insert().values(account_id=account_id, name=key.name, **values)
+                )
+
+    @_wrap_errors
+    def delete_key(self, account_id: str, name: str) -> bool:
+        where = (signing_keys.c.account_id == account_id) & (signing_keys.c.name == name)
+        with self._tx() as conn:
+            return conn.execute(signing_keys.delete().where(where)).rowcount > 0
+
+    @_wrap_errors
+    def add_key_verifications(self, account_id: str, counts: dict[str, int]) -> None:
+        with self._tx() as conn:
+            for name, count in counts.items():
+                conn.execute(
+                    signing_keys.update()
+                    .where(signing_keys.c.account_id == account_id, signing_keys.c.name == name)
+                    .values(verifications=signing_keys.c.verifications + count)
+                )
+
+    # --- variants -------------------------------------------------------------------------
+
+    @_wrap_errors
+    def list_variants(self, account_id: str) -> list[Variant]:
+        query = (
+            variants.select()
+            .where(variants.c.account_id == account_id)
+            .order_by(variants.c.created_ms, variants.c.name)
+        )
+        with self._tx() as conn:
+            return [codec.variant(r) for r in conn.execute(query).all()]
+
+    @_wrap_errors
+    def get_variant(self, account_id: str, name: str) -> Variant | None:
+        with self._tx() as conn:
+            return _variant(conn, account_id, name)
+
+    @_wrap_errors
+    def create_variant(self, account_id: str, variant: Variant) -> None:
+        row = codec.variant_row(account_id, variant, codec.to_ms(datetime.now(UTC)))
+        with self._tx() as conn:
+            conn.execute(variants.insert().values(**row))
+
+    @_wrap_errors
+    def update_variant(
+        self, account_id: str, name: str, options: VariantOptions, never_require: bool | None
+    ) -> Variant | None:
+        values: dict[str, Any] = {"options": options.to_dict()}
+        if never_require is not None:
+            values["never_require_signed_urls"] = never_require
+        where = (variants.c.account_id == account_id) & (variants.c.name == name)
+        with self._tx() as conn:
+            conn.execute(variants.update().where(where).values(values))
+            return _variant(conn, account_id, name)
+
+    @_wrap_errors
+    def delete_variant(self, account_id: str, name: str) -> bool:
+        where = (variants.c.account_id == account_id) & (variants.c.name == name)
+        with self._tx() as conn:
+            return conn.execute(variants.delete().where(where)).rowcount > 0
+
+    # --- images ---------------------------------------------------------------------------
+
+    @_wrap_errors
+    def insert_image(self, image: Image) -> None:
+        with self._tx() as conn:
+            conn.execute(images.insert().values(**codec.image_row(image)))
+
+    @_wrap_errors
+    def get_image(self, account_id: str, image_id: str) -> Image | None:
+        with self._tx() as conn:
+            return _image(conn, account_id, image_id)
+
+    @_wrap_errors
+    def list_images(self, account_id: str, offset: int, limit: int) -> list[Image]:
+        query = (
+            images.select()
+            .where(images.c.account_id == account_id, images.c.draft.is_(False))
+            .order_by(images.c.uploaded_ms.desc(), images.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        with self._tx() as conn:
+            return [codec.image(r) for r in conn.execute(query).all()]
+
+    @_wrap_errors
+    def count_images(self, account_id: str) -> int:
+        query = (
+            sa.select(sa.func.count()).select_from(images).where(images.c.account_id == account_id)
+        )
+        with self._tx() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    @_wrap_errors
+    def update_image(self, account_id: str, image_id: str, **changes: Any) -> Image | None:
+        allowed = {"require_signed_urls", "meta", "creator"}
+        values = {k: v for k, v in changes.items() if k in allowed}
+        where = (images.c.account_id == account_id) & (images.c.id == image_id)
+        with self._tx() as conn:
+            if values:
+                conn.execute(images.update().where(where).values(values))
+            return _image(conn, account_id, image_id)
+
+    @_wrap_errors
+    def delete_image(self, account_id: str, image_id: str) -> Image | None:
+        where = (images.c.account_id == account_id) & (images.c.id == image_id)
+        with self._tx() as conn:
+            found = _image(conn, account_id, image_id)
+            if found is not None:
+                conn.execute(images.delete().where(where))
+            return found
+
+    @_wrap_errors
+    def delivery_context(
+        self, account_hash: str, image_id: str, variant_name: str | None
+    ) -> DeliveryContext | None:
+        with self._tx() as conn:
+            row = conn.execute(accounts.select().where(accounts.c.hash == account_hash)).first()
+            if row is None:
+                return None
+            account = codec.account(row)
+            image = _image(conn, account.id, image_id)
+            if image is None:
+                return DeliveryContext(account, None, None, ())
+            variant = _variant(conn, account.id, variant_name) if variant_name else None
+            return DeliveryContext(account, image, variant, _keys(conn, account.id))
+
+
+def _keys(conn: Connection, account_id: str) -> list[SigningKey]:
+    query = (
+        signing_keys.select()
+        .where(signing_keys.c.account_id == account_id)
+        .order_by(signing_keys.c.created_ms, signing_keys.c.name)
+    )
+    return [codec.signing_key(r) for r in conn.execute(query).all()]
+
+
+def _variant(conn: Connection, account_id: str, name: str) -> Variant | None:
+    where = (variants.c.account_id == account_id) & (variants.c.name == name)
+    row = conn.execute(variants.select().where(where)).first()
+    return codec.variant(row) if row else None
+
+
+def _image(conn: Connection, account_id: str, image_id: str) -> Image | None:
+    where = (images.c.account_id == account_id) & (images.c.id == image_id)
+    row = conn.execute(images.select().where(where)).first()
+    return codec.image(row) if row else None

@@ -1,0 +1,139 @@
+"""The seams between the use cases and the outside world, as small Protocols.
+
+Adapters (``storage/``, ``metadata/``, ``imaging``) implement these; :mod:`imagegate.service`
+depends on nothing else. Every method is synchronous and may block: the web layer runs them
+in worker threads. Adapters catch their driver's exceptions and raise imagegate's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from imagegate.models import Account, ApiToken, Format, Image, SigningKey, Variant, VariantOptions
+
+
+class BlobStore(Protocol):
+    """Opaque bytes by key. Keys are ``[a-z0-9/._-]`` strings made by imagegate, never users."""
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` atomically: a reader sees the old value, the new one, or nothing,
+        never a partial write. Overwriting is allowed. Raises ``StorageFull`` when out of
+        space and ``StorageError`` on other failures; nothing partial is left behind."""
+
+    def get(self, key: str) -> bytes:
+        """Return the bytes. Raises ``BlobMissing`` if there is no such key."""
+
+    def delete(self, key: str) -> None:
+        """Remove the key. Deleting a missing key is not an error."""
+
+    def ping(self) -> None:
+        """Raise ``StorageError`` unless the store is reachable and writable."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryContext:
+    """Everything the delivery path needs about one request, read in one go."""
+
+    account: Account
+    image: Image | None
+    variant: Variant | None
+    keys: Sequence[SigningKey]
+
+
+class MetadataStore(Protocol):
+    """Accounts, tokens, keys, variants and image records. All methods are account-scoped:
+    a lookup with the wrong account id finds nothing rather than another account's row."""
+
+    # lifecycle
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest version. Idempotent."""
+
+    def ping(self) -> None:
+        """Raise ``StorageError`` unless the database answers."""
+
+    def close(self) -> None: ...
+
+    # accounts and tokens
+    def create_account(self, account: Account) -> None: ...
+
+    def get_account(self, account_id: str) -> Account | None: ...
+
+    def list_accounts(self) -> list[Account]: ...
+
+    def update_account(self, account_id: str, **changes: Any) -> Account | None:
+        """Apply ``flexible_variants``, ``browser_ttl`` or ``image_quota``; None if no account."""
+
+    def add_token(self, token: ApiToken, token_hash: str) -> None: ...
+
+    def find_token(self, token_hash: str) -> ApiToken | None:
+        """The unrevoked token with this hash, or None."""
+
+    def list_tokens(self, account_id: str) -> list[ApiToken]: ...
+
+    def revoke_token(self, account_id: str, token_id: str) -> bool:
+        """True if a token of this account was revoked; revoking twice is not an error."""
+
+    # signing keys
+    def list_keys(self, account_id: str) -> list[SigningKey]:
+        """Keys ordered by creation time, oldest first."""
+
+    def put_key(self, account_id: str, key: SigningKey) -> None:
+        """Create the key, or replace the value (and creation time) of one with this name."""
+
+    def delete_key(self, account_id: str, name: str) -> bool:
+        """True if it existed."""
+
+    def add_key_verifications(self, account_id: str, counts: dict[str, int]) -> None:
+        """Add to the per-key verification counters; unknown names are ignored."""
+
+    # variants
+    def list_variants(self, account_id: str) -> list[Variant]: ...
+
+    def get_variant(self, account_id: str, name: str) -> Variant | None: ...
+
+    def create_variant(self, account_id: str, variant: Variant) -> None:
+        """Raises ``Conflict`` if the name is taken."""
+
+    def update_variant(
+        self, account_id: str, name: str, options: VariantOptions, never_require: bool | None
+    ) -> Variant | None:
+        """None if there is no such variant; ``never_require`` None leaves the flag alone."""
+
+    def delete_variant(self, account_id: str, name: str) -> bool: ...
+
+    # images
+    def insert_image(self, image: Image) -> None:
+        """Raises ``Conflict`` if the account already has an image with this id."""
+
+    def get_image(self, account_id: str, image_id: str) -> Image | None: ...
+
+    def list_images(self, account_id: str, offset: int, limit: int) -> list[Image]:
+        """Non-draft images, newest first (then by id)."""
+
+    def count_images(self, account_id: str) -> int:
+        """Every image of the account, drafts included (they count against the quota)."""
+
+    def update_image(self, account_id: str, image_id: str, **changes: Any) -> Image | None:
+        """Apply ``require_signed_urls``, ``meta``, ``creator``; None if no such image."""
+
+    def delete_image(self, account_id: str, image_id: str) -> Image | None:
+        """Remove the record and return it (so its blob can go), or None."""
+
+    def delivery_context(
+        self, account_hash: str, image_id: str, variant_name: str | None
+    ) -> DeliveryContext | None:
+        """None if no account has this hash; otherwise the (possibly missing) image and
+        variant, and the account's keys."""
+
+
+class ImageProcessor(Protocol):
+    """Decoding, probing and rendering (libvips behind :mod:`imagegate.imaging`)."""
+
+    def probe(self, data: bytes) -> tuple[Format, int, int]:
+        """Format, width and height from the header alone. Raises ``UnsupportedFormat``,
+        ``ImageTooLarge`` or ``CorruptImage``; never decodes the pixels."""
+
+    def render(self, data: bytes, source: Format, options: VariantOptions) -> tuple[bytes, Format]:
+        """Render a variant. Raises ``CorruptImage`` if the image cannot be decoded."""

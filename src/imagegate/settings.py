@@ -1,0 +1,66 @@
+"""One Settings object, read once from ``IMAGEGATE_*`` variables (or given explicitly).
+
+Every setting is documented in ``docs/settings.md``; a test checks that the two agree.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IMAGEGATE_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(Path("data"), description="Where the embedded store lives.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default is SQLite at <data_dir>/imagegate.db."
+    )
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8080, ge=0, le=65535, description="Port to listen on.")
+    public_url: str | None = Field(
+        None, description="Base URL clients reach the server at; default http://host:port."
+    )
+    workers: int = Field(1, ge=1, description="Server worker processes.")
+
+    # Signed URLs
+    clock_skew: int = Field(0, ge=0, le=3600, description="Seconds a URL stays valid past exp.")
+    allow_non_expiring: bool = Field(False, description="Accept signed URLs with no exp.")
+    max_url_lifetime: int | None = Field(
+        None, ge=1, description="Refuse signed URLs whose exp is further ahead than this."
+    )
+
+    # Uploads and rendering
+    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest upload.")
+    max_image_side: int = Field(12000, ge=1, description="Largest width or height accepted.")
+    max_image_pixels: int = Field(100_000_000, ge=1, description="Largest pixel count accepted.")
+    render_concurrency: int = Field(
+        default_factory=lambda: os.cpu_count() or 2, ge=1, description="Renders run at once."
+    )
+    render_queue: int = Field(
+        32, ge=0, description="Renders that may wait; beyond this the answer is 503."
+    )
+
+    # Accounts
+    default_image_quota: int = Field(100000, ge=0, description="Images allowed per account.")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'imagegate.db').resolve()}"
+
+    def resolved_public_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("public_url must start with http:// or https://")
+        return value

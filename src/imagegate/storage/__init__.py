@@ -1,0 +1,1 @@
+"""Blob stores: the local filesystem (default) and S3-compatible services."""

@@ -1,0 +1,1 @@
+"""The management API: Cloudflare's Images API paths, fields and envelope."""

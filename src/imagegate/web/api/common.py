@@ -1,0 +1,113 @@
+"""What every API route shares: the service handle, authentication, the envelope, and how
+models are written out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import unquote_to_bytes
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+
+from imagegate.errors import BadRequest, Unauthenticated
+from imagegate.models import Account, Image, Scope, SigningKey, Variant
+from imagegate.service import Service
+from imagegate.urls import delivery_url
+from imagegate.web.offload import Offload
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What the API needs at run time; lives on ``app.state.runtime``."""
+
+    service: Service
+    offload: Offload
+    public_url: str
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+async def _account(request: Request, account_id: str, scope: Scope) -> Account:
+    rt = runtime(request)
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthenticated("Missing or malformed Authorization: Bearer header")
+    token = await rt.offload.io(rt.service.authenticate, value.strip())
+    return await rt.offload.io(rt.service.account_for, token, account_id, scope)
+
+
+async def reader(request: Request, account_id: str) -> Account:
+    return await _account(request, account_id, Scope.READ)
+
+
+async def editor(request: Request, account_id: str) -> Account:
+    return await _account(request, account_id, Scope.EDIT)
+
+
+ReadAccount = Annotated[Account, Depends(reader)]
+EditAccount = Annotated[Account, Depends(editor)]
+
+
+def path_image_id(raw: str) -> str:
+    """The image id from its (percent-encoded) path segment. API paths carry ids fully
+    URL-encoded, ``/`` as ``%2F``, so one segment is always one id."""
+    try:
+        image_id = unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("Image id is not valid UTF-8") from None
+    if not image_id:
+        raise BadRequest("Image id is empty")
+    return image_id
+
+
+def ok(result: Any) -> JSONResponse:
+    """The success envelope. Routes return responses directly, so their ``response_model``
+    documents the shape without re-validating every answer."""
+    return JSONResponse({"result": result, "success": True, "errors": [], "messages": []})
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def image_json(
+    image: Image, account: Account, variants: list[Variant], base: str
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": image.id,
+        "filename": image.filename,
+        "uploaded": iso(image.uploaded),
+        "requireSignedURLs": image.require_signed_urls,
+        "variants": [delivery_url(base, account.hash, image.id, v.name) for v in variants],
+        "meta": image.meta,
+        "creator": image.creator,
+    }
+    if image.draft:
+        data["draft"] = True
+    return data
+
+
+def key_json(key: SigningKey) -> dict[str, Any]:
+    return {
+        "name": key.name,
+        "value": key.value,
+        "created": iso(key.created),
+        "verifications": key.verifications,
+    }
+
+
+def variant_json(variant: Variant) -> dict[str, Any]:
+    return {
+        "id": variant.name,
+        "options": variant.options.to_dict(),
+        "neverRequireSignedURLs": variant.never_require_signed_urls,
+    }

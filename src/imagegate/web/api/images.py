@@ -1,0 +1,199 @@
+"""``/accounts/{account_id}/images/v1`` and ``/{image_id}``: upload, list, details, edit,
+delete, original bytes, and (an imagegate extension) signed delivery URLs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+from starlette.types import Message as AsgiMessage
+from starlette.types import Receive
+
+from imagegate.errors import BadRequest, NotMultipart, PayloadTooLarge
+from imagegate.models import Account, Image
+from imagegate.web.api.common import (
+    EditAccount,
+    ReadAccount,
+    Runtime,
+    RuntimeDep,
+    image_json,
+    ok,
+    path_image_id,
+)
+from imagegate.web.api.schemas import Envelope, ImageList, ImageOut, ImagePatch, SignedUrlOut
+from imagegate.web.forms import parse_bool, parse_metadata
+
+router = APIRouter(prefix="/accounts/{account_id}/images/v1", tags=["images"])
+
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small text fields
+UPLOAD_BODY = {
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "id": {"type": "string", "maxLength": 1024},
+                    "metadata": {"type": "string", "description": "JSON object, <= 1024 bytes"},
+                    "requireSignedURLs": {"type": "string", "enum": ["true", "false"]},
+                    "creator": {"type": "string", "maxLength": 1024},
+                },
+            }
+        }
+    },
+    "required": True,
+}
+
+
+async def _image_out(rt: Runtime, account: Account, image: Image) -> dict[str, Any]:
+    variants = await rt.offload.io(rt.service.list_variants, account)
+    return image_json(image, account, variants, rt.public_url)
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """Count the request body as it streams in; refuse it once it passes ``limit``."""
+    seen = 0
+
+    async def wrapped() -> AsgiMessage:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise PayloadTooLarge()
+        return message
+
+    return wrapped
+
+
+@router.post(
+    "",
+    summary="Upload an image",
+    response_model=Envelope[ImageOut],
+    openapi_extra={"requestBody": UPLOAD_BODY},
+)
+async def upload(request: Request, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise NotMultipart()
+    limit = rt.service.limits.max_upload_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
+        raise PayloadTooLarge()
+    limited = Request(request.scope, _limited(request.receive, limit + FORM_OVERHEAD))
+    try:
+        form = await limited.form(max_files=1, max_fields=200, max_part_size=64 * 1024)
+    except PayloadTooLarge:
+        raise
+    except Exception:
+        raise BadRequest("Malformed multipart body") from None
+    try:
+        upload_file = form.get("file")
+        if "url" in form:
+            raise BadRequest("Upload by URL is not supported yet; send the file field")
+        if not isinstance(upload_file, UploadFile):
+            raise BadRequest("The file field is required")
+        data = await upload_file.read(limit + 1)
+        if len(data) > limit:
+            raise PayloadTooLarge()
+        texts = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+        fields = dict(texts)
+        custom_id = fields.get("id") or None
+        image = await rt.offload.io(
+            lambda: rt.service.upload(
+                account,
+                data,
+                filename=upload_file.filename or "",
+                custom_id=custom_id,
+                meta=parse_metadata(texts),
+                require_signed_urls=parse_bool(
+                    fields.get("requireSignedURLs"), "requireSignedURLs"
+                ),
+                creator=fields.get("creator"),
+            )
+        )
+    finally:
+        await form.close()
+    return ok(await _image_out(rt, account, image))
+
+
+@router.get("", summary="List images (v1, paged)", response_model=Envelope[ImageList])
+async def list_images(
+    account: ReadAccount,
+    rt: RuntimeDep,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    per_page: Annotated[int, Query(ge=10, le=10000)] = 1000,
+) -> JSONResponse:
+    images = await rt.offload.io(rt.service.list_images, account, page, per_page)
+    variants = await rt.offload.io(rt.service.list_variants, account)
+    return ok({"images": [image_json(i, account, variants, rt.public_url) for i in images]})
+
+
+@router.get("/{image_id}", summary="Image details", response_model=Envelope[ImageOut])
+async def get_image(image_id: str, account: ReadAccount, rt: RuntimeDep) -> JSONResponse:
+    image = await rt.offload.io(rt.service.get_image, account, path_image_id(image_id))
+    return ok(await _image_out(rt, account, image))
+
+
+@router.patch("/{image_id}", summary="Edit an image", response_model=Envelope[ImageOut])
+async def edit_image(
+    image_id: str, body: ImagePatch, account: EditAccount, rt: RuntimeDep
+) -> JSONResponse:
+    image = await rt.offload.io(
+        lambda: rt.service.edit_image(
+            account,
+            path_image_id(image_id),
+            require_signed_urls=body.requireSignedURLs,
+            meta=body.metadata,
+            creator=body.creator,
+        )
+    )
+    return ok(await _image_out(rt, account, image))
+
+
+@router.delete("/{image_id}", summary="Delete an image", response_model=Envelope[dict[str, Any]])
+async def delete_image(image_id: str, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
+    await rt.offload.io(rt.service.delete_image, account, path_image_id(image_id))
+    return ok({})
+
+
+@router.get(
+    "/{image_id}/blob",
+    summary="The original bytes",
+    response_class=Response,
+    responses={200: {"content": {"image/*": {}}}},
+)
+async def blob(image_id: str, account: ReadAccount, rt: RuntimeDep) -> Response:
+    data, fmt = await rt.offload.io(rt.service.original, account, path_image_id(image_id))
+    media = fmt.media_type if fmt else "application/octet-stream"
+    return Response(data, media_type=media, headers={"Cache-Control": "private, no-store"})
+
+
+@router.get(
+    "/{image_id}/signed_url",
+    summary="A signed delivery URL (imagegate extension)",
+    response_model=Envelope[SignedUrlOut],
+)
+async def signed_url(
+    image_id: str,
+    account: ReadAccount,
+    rt: RuntimeDep,
+    variant: Annotated[str, Query(min_length=1, max_length=99)] = "public",
+    expires_in: Annotated[int, Query(ge=1, le=10 * 365 * 86400)] = 86400,
+    key: Annotated[str | None, Query(min_length=1, max_length=20)] = None,
+) -> JSONResponse:
+    url, exp = await rt.offload.io(
+        lambda: rt.service.signed_url(
+            account,
+            path_image_id(image_id),
+            variant,
+            expires_in,
+            key_name=key,
+            public_url=rt.public_url,
+        )
+    )
+    used = await rt.offload.io(rt.service.key_value, account, key)
+    return ok({"url": url, "exp": exp, "key": used.name})

@@ -1,0 +1,37 @@
+"""``/accounts/{account_id}/images/v1/keys``: the signing keys of the account."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from imagegate.web.api.common import EditAccount, ReadAccount, RuntimeDep, key_json, ok
+from imagegate.web.api.schemas import Envelope, KeyList
+
+router = APIRouter(prefix="/accounts/{account_id}/images/v1/keys", tags=["signing keys"])
+
+
+@router.get("", summary="List signing keys", response_model=Envelope[KeyList])
+async def list_keys(account: ReadAccount, rt: RuntimeDep) -> JSONResponse:
+    keys = await rt.offload.io(rt.service.list_keys, account)
+    return ok({"keys": [key_json(k) for k in keys]})
+
+
+@router.put(
+    "/{signing_key_name}",
+    summary="Create a key, or regenerate it if it exists; returns all keys",
+    response_model=Envelope[KeyList],
+)
+async def put_key(signing_key_name: str, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
+    keys = await rt.offload.io(rt.service.put_key, account, signing_key_name)
+    return ok({"keys": [key_json(k) for k in keys]})
+
+
+@router.delete(
+    "/{signing_key_name}",
+    summary="Delete a key; deleting the last one generates a new default",
+    response_model=Envelope[KeyList],
+)
+async def delete_key(signing_key_name: str, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
+    keys = await rt.offload.io(rt.service.delete_key, account, signing_key_name)
+    return ok({"keys": [key_json(k) for k in keys]})

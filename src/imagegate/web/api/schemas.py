@@ -1,0 +1,124 @@
+"""Pydantic models of the API's bodies, for validation and for the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from imagegate.models import Fit, MetadataMode
+
+T = TypeVar("T")
+
+
+class Message(BaseModel):
+    code: int
+    message: str
+
+
+class Envelope(BaseModel, Generic[T]):
+    result: T | None
+    success: bool
+    errors: list[Message]
+    messages: list[Message]
+
+
+class ImageOut(BaseModel):
+    id: str
+    filename: str
+    uploaded: str = Field(description="ISO-8601 with milliseconds")
+    requireSignedURLs: bool
+    variants: list[str] = Field(description="Full delivery URLs, one per variant")
+    meta: dict[str, Any]
+    creator: str | None = None
+    draft: bool | None = Field(None, description="Present and true for pending direct uploads")
+
+
+class ImageList(BaseModel):
+    images: list[ImageOut]
+
+
+class KeyOut(BaseModel):
+    name: str
+    value: str
+    created: str = Field(description="imagegate extension: when the key was made")
+    verifications: int = Field(description="imagegate extension: signatures it verified")
+
+
+class KeyList(BaseModel):
+    keys: list[KeyOut]
+
+
+class VariantOptionsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fit: Fit = Fit.SCALE_DOWN
+    metadata: MetadataMode = MetadataMode.COPYRIGHT
+    width: float | None = Field(None, ge=1, le=12000)
+    height: float | None = Field(None, ge=1, le=12000)
+    background: str | None = Field(None, pattern=r"^#?[0-9a-fA-F]{6}$")
+    browser_ttl: int | None = Field(None, ge=3600, le=31536000)
+
+
+class VariantOptionsOut(BaseModel):
+    fit: Fit
+    metadata: MetadataMode
+    width: int | None = None
+    height: int | None = None
+    background: str | None = None
+    browser_ttl: int | None = None
+
+
+class VariantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=99, pattern=r"^[A-Za-z0-9]+$")
+    options: VariantOptionsIn
+    neverRequireSignedURLs: bool = False
+
+
+class VariantPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    options: VariantOptionsIn
+    neverRequireSignedURLs: bool | None = None
+
+
+class VariantOut(BaseModel):
+    id: str
+    options: VariantOptionsOut
+    neverRequireSignedURLs: bool
+
+
+class VariantResult(BaseModel):
+    variant: VariantOut
+
+
+class VariantMap(BaseModel):
+    variants: dict[str, VariantOut]
+
+
+class ImagePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requireSignedURLs: bool | None = None
+    metadata: dict[str, Any] | None = None
+    creator: str | None = Field(None, max_length=1024)
+
+
+class ConfigPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    flexible_variants: bool | None = None
+    browser_ttl: int | None = Field(None, ge=3600, le=31536000)
+
+
+class ConfigOut(BaseModel):
+    flexible_variants: bool
+    browser_ttl: int
+
+
+class SignedUrlOut(BaseModel):
+    url: str
+    exp: int
+    key: str

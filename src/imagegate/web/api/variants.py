@@ -1,0 +1,103 @@
+"""``/accounts/{account_id}/images/v1/variants`` and the account's image ``config``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from imagegate.errors import BadRequest
+from imagegate.models import Variant, VariantOptions
+from imagegate.web.api.common import EditAccount, ReadAccount, RuntimeDep, ok, variant_json
+from imagegate.web.api.schemas import (
+    ConfigOut,
+    ConfigPatch,
+    Envelope,
+    VariantIn,
+    VariantMap,
+    VariantOptionsIn,
+    VariantPatch,
+    VariantResult,
+)
+
+router = APIRouter(prefix="/accounts/{account_id}/images/v1", tags=["variants"])
+
+
+def _options(body: VariantOptionsIn) -> VariantOptions:
+    sizes = []
+    for value in (body.width, body.height):
+        if value is not None and value != int(value):
+            raise BadRequest("width and height must be whole pixels")
+        sizes.append(None if value is None else int(value))
+    background = body.background or "#ffffff"
+    return VariantOptions(
+        fit=body.fit,
+        width=sizes[0],
+        height=sizes[1],
+        metadata=body.metadata,
+        background=background if background.startswith("#") else f"#{background}",
+        browser_ttl=body.browser_ttl,
+    )
+
+
+@router.post("/variants", summary="Create a variant", response_model=Envelope[VariantResult])
+async def create_variant(body: VariantIn, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
+    variant = Variant(body.id, _options(body.options), body.neverRequireSignedURLs)
+    created = await rt.offload.io(rt.service.create_variant, account, variant)
+    return ok({"variant": variant_json(created)})
+
+
+@router.get("/variants", summary="List variants", response_model=Envelope[VariantMap])
+async def list_variants(account: ReadAccount, rt: RuntimeDep) -> JSONResponse:
+    variants = await rt.offload.io(rt.service.list_variants, account)
+    return ok({"variants": {v.name: variant_json(v) for v in variants}})
+
+
+@router.get(
+    "/variants/{variant_id}", summary="Variant details", response_model=Envelope[VariantResult]
+)
+async def get_variant(variant_id: str, account: ReadAccount, rt: RuntimeDep) -> JSONResponse:
+    variant = await rt.offload.io(rt.service.get_variant, account, variant_id)
+    return ok({"variant": variant_json(variant)})
+
+
+@router.patch(
+    "/variants/{variant_id}", summary="Edit a variant", response_model=Envelope[VariantResult]
+)
+async def edit_variant(
+    variant_id: str, body: VariantPatch, account: EditAccount, rt: RuntimeDep
+) -> JSONResponse:
+    variant = await rt.offload.io(
+        rt.service.update_variant,
+        account,
+        variant_id,
+        _options(body.options),
+        body.neverRequireSignedURLs,
+    )
+    return ok({"variant": variant_json(variant)})
+
+
+@router.delete(
+    "/variants/{variant_id}",
+    summary="Delete a variant (not public)",
+    response_model=Envelope[dict[str, Any]],
+)
+async def delete_variant(variant_id: str, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
+    await rt.offload.io(rt.service.delete_variant, account, variant_id)
+    return ok({})
+
+
+@router.patch("/config", summary="Account image settings", response_model=Envelope[ConfigOut])
+async def patch_config(body: ConfigPatch, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
+    updated = await rt.offload.io(
+        lambda: rt.service.update_config(
+            account, flexible_variants=body.flexible_variants, browser_ttl=body.browser_ttl
+        )
+    )
+    return ok({"flexible_variants": updated.flexible_variants, "browser_ttl": updated.browser_ttl})
+
+
+@router.get("/config", summary="Account image settings", response_model=Envelope[ConfigOut])
+async def get_config(account: ReadAccount) -> JSONResponse:
+    return ok({"flexible_variants": account.flexible_variants, "browser_ttl": account.browser_ttl})

@@ -1,0 +1,186 @@
+"""The composition root: ``create_app(settings)`` builds the stores, the service and the
+HTTP app. Nothing else in the package holds state at module level."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from imagegate import imaging
+from imagegate.errors import ImagegateError
+from imagegate.metadata.sql import SqlMetadataStore
+from imagegate.service import Limits, Service
+from imagegate.settings import Settings
+from imagegate.signing import Policy
+from imagegate.storage.local import LocalBlobStore
+from imagegate.web.api import images, keys, variants
+from imagegate.web.api.common import Runtime
+from imagegate.web.delivery import Delivery
+from imagegate.web.errors import api_error, api_error_response, internal_error
+from imagegate.web.offload import Offload
+
+log = logging.getLogger("imagegate")
+
+#: Paths the management app owns; everything else with 3+ segments is delivery.
+API_PREFIXES = ("/accounts/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz")
+KEY_USAGE_FLUSH_SECONDS = 5.0
+
+
+def build_service(settings: Settings) -> Service:
+    meta = SqlMetadataStore(settings.resolved_database_url())
+    blobs = LocalBlobStore(settings.data_dir / "blobs")
+    processor = imaging.Processor(
+        imaging.Limits(max_side=settings.max_image_side, max_pixels=settings.max_image_pixels)
+    )
+    return Service(
+        meta,
+        blobs,
+        processor,
+        policy=Policy(
+            clock_skew=settings.clock_skew,
+            allow_no_expiry=settings.allow_non_expiring,
+            max_lifetime=settings.max_url_lifetime,
+        ),
+        limits=Limits(
+            max_upload_bytes=settings.max_upload_bytes,
+            max_image_side=settings.max_image_side,
+            default_image_quota=settings.default_image_quota,
+        ),
+    )
+
+
+class Imagegate:
+    """Routes delivery paths to the lean handler and everything else to the API app."""
+
+    def __init__(self, api: FastAPI, delivery: Delivery) -> None:
+        self.api = api
+        self.delivery = delivery
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if not path.startswith(API_PREFIXES) and path.count("/") >= 3:
+                await self.delivery(scope, receive, send)
+                return
+            if path.startswith("/accounts/"):
+                scope = _route_on_raw_path(scope)
+        await self.api(scope, receive, send)
+
+
+def _route_on_raw_path(scope: Scope) -> Scope:
+    """Route API requests on the raw path, so an image id with ``%2F`` stays one segment."""
+    raw = scope.get("raw_path")
+    if not raw:
+        return scope
+    try:
+        path = raw.split(b"?", 1)[0].decode("ascii")
+    except UnicodeDecodeError:
+        return scope
+    return {**scope, "path": path}
+
+
+def create_app(settings: Settings, service: Service | None = None) -> Imagegate:
+    service = service or build_service(settings)
+    offload = Offload(
+        io_threads=max(8, settings.render_concurrency * 4),
+        render_slots=settings.render_concurrency,
+        render_queue=settings.render_queue,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await offload.io(service.meta.migrate)
+        flusher = asyncio.create_task(_flush_key_usage(service, offload))
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(BaseException):
+                await flusher
+            with contextlib.suppress(ImagegateError):
+                await offload.io(service.flush_key_usage)
+            service.meta.close()
+
+    api = FastAPI(
+        title="imagegate",
+        version="0.1.0",
+        description="Cloudflare Images-compatible API with private images behind signed URLs.",
+        lifespan=lifespan,
+    )
+    api.state.runtime = Runtime(service, offload, settings.resolved_public_url())
+    for router in (keys.router, variants.router, images.router):
+        api.include_router(router)
+    _install_error_handlers(api)
+    _install_health(api, service, offload)
+    return Imagegate(api, Delivery(service, offload))
+
+
+async def _flush_key_usage(service: Service, offload: Offload) -> None:
+    while True:
+        await asyncio.sleep(KEY_USAGE_FLUSH_SECONDS)
+        try:
+            await offload.io(service.flush_key_usage)
+        except ImagegateError:
+            log.warning("could not record key usage; will retry")
+
+
+def _install_error_handlers(api: FastAPI) -> None:
+    @api.exception_handler(ImagegateError)
+    async def _imagegate(_r: Request, exc: ImagegateError) -> Response:
+        return api_error(exc)
+
+    @api.exception_handler(RequestValidationError)
+    async def _validation(_r: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"{where}: {first.get('msg', 'invalid')}" if where else "Invalid request"
+        return api_error_response(400, 5400, message)
+
+    @api.exception_handler(HTTPException)
+    async def _http(_r: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404:
+            return api_error_response(404, 7003, "No route for the URI")
+        if exc.status_code == 405:
+            return api_error_response(405, 7000, "Method not allowed for this route")
+        return api_error_response(exc.status_code, 5400, str(exc.detail))
+
+    @api.exception_handler(Exception)
+    async def _internal(_r: Request, exc: Exception) -> Response:
+        return internal_error(exc)
+
+
+def _install_health(api: FastAPI, service: Service, offload: Offload) -> None:
+    @api.get("/healthz", include_in_schema=False)
+    async def healthz() -> Response:
+        return PlainTextResponse("ok", headers={"Cache-Control": "no-store"})
+
+    @api.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        checks: dict[str, Any] = {}
+        for name, ping in (("metadata", service.meta.ping), ("blobs", service.blobs.ping)):
+            try:
+                await offload.io(ping)
+                checks[name] = "ok"
+            except ImagegateError:
+                checks[name] = "unavailable"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"ready": ready, "checks": checks},
+            status_code=200 if ready else 503,
+            headers={"Cache-Control": "no-store"},
+        )
+
+
+def app_from_env() -> Imagegate:
+    """Factory for servers started with an import string (granian, uvicorn --factory)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    return create_app(Settings())

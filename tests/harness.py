@@ -1,0 +1,172 @@
+"""Running imagegate for tests: real servers on loopback ports, and real images.
+
+Two ways to run a server, both speaking real HTTP over a socket:
+
+* :func:`serve_in_thread` runs ``create_app`` under uvicorn in this process, so a test can
+  hand it a service with a frozen clock or a store it seeded directly.
+* :func:`serve_cli` runs ``imagegate serve`` (granian) as a subprocess, exactly as a user does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyvips
+import uvicorn
+
+from imagegate.service import Service
+from imagegate.settings import Settings
+from imagegate.web.app import build_service, create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("IMAGEGATE_SHARED_DIR", ROOT.parent / "shared"))
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_up(base_url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"server at {base_url} did not come up")
+
+
+@dataclass
+class Server:
+    base_url: str
+    data_dir: Path
+    account_id: str = ""
+    account_hash: str = ""
+    api_token: str = ""
+    signing_key: str = ""
+    service: Service | None = None
+
+    @property
+    def images_url(self) -> str:
+        return f"{self.base_url}/accounts/{self.account_id}/images/v1"
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token or self.api_token}"}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+def init_store(data_dir: Path) -> dict[str, str]:
+    out = subprocess.run(
+        [str(BIN / "imagegate"), "init", "--data-dir", str(data_dir), "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    creds: dict[str, str] = json.loads(out.stdout)
+    return creds
+
+
+@contextlib.contextmanager
+def serve_in_thread(settings: Settings, service: Service | None = None) -> Iterator[Server]:
+    port = free_port()
+    settings = settings.model_copy(update={"port": port, "host": "127.0.0.1"})
+    service = service or build_service(settings)
+    app = create_app(settings, service)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base)
+        yield Server(base, settings.data_dir, service=service)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def serve_cli(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """``imagegate init`` (if new) then ``imagegate serve`` in a subprocess."""
+    creds = init_store(data_dir) if not (data_dir / "imagegate.db").exists() else {}
+    port = free_port()
+    log = (data_dir / "server.log").open("ab")
+    proc = subprocess.Popen(
+        [str(BIN / "imagegate"), "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base)
+        yield Server(base, data_dir, **creds)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+# --- images ---------------------------------------------------------------------------------
+
+
+def photo(width: int = 1200, height: int = 800) -> pyvips.Image:
+    """A colourful test picture: gradients in three channels, no flat areas."""
+    xyz = pyvips.Image.xyz(width, height)
+    red = (xyz[0] * (255 / max(1, width - 1))).cast("uchar")
+    green = (xyz[1] * (255 / max(1, height - 1))).cast("uchar")
+    blue = ((xyz[0] + xyz[1]) % 256).cast("uchar")
+    return red.bandjoin([green, blue]).copy(interpretation="srgb")
+
+
+def jpeg(width: int = 1200, height: int = 800, **save: Any) -> bytes:
+    data: bytes = photo(width, height).jpegsave_buffer(Q=90, **save)
+    return data
+
+
+def png(width: int = 640, height: int = 480) -> bytes:
+    data: bytes = photo(width, height).pngsave_buffer()
+    return data
+
+
+def dimensions(data: bytes) -> tuple[int, int]:
+    image = pyvips.Image.new_from_buffer(data, "")
+    return image.width, image.height
+
+
+def image_format(data: bytes) -> str:
+    image = pyvips.Image.new_from_buffer(data, "")
+    loader: str = image.get("vips-loader")
+    return loader.removesuffix("load_buffer").removesuffix("load")
+
+
+def node() -> str | None:
+    return shutil.which("node")
