@@ -54,8 +54,8 @@ class VariantOptionsIn(BaseModel):
 
     fit: Fit = Fit.SCALE_DOWN
     metadata: MetadataMode = MetadataMode.COPYRIGHT
-    width: float | None = Field(None, ge=1, le=12000)
-    height: float | None = Field(None, ge=1, le=12000)
+    width: float = Field(ge=1, le=12000, description="Maximum width in pixels")
+    height: float = Field(ge=1, le=12000, description="Maximum height in pixels")
     background: str | None = Field(None, pattern=r"^#?[0-9a-fA-F]{6}$")
     browser_ttl: int | None = Field(None, ge=3600, le=31536000)
 
@@ -63,8 +63,8 @@ class VariantOptionsIn(BaseModel):
 class VariantOptionsOut(BaseModel):
     fit: Fit
     metadata: MetadataMode
-    width: int | None = None
-    height: int | None = None
+    width: int
+    height: int
     background: str | None = None
     browser_ttl: int | None = None
 

@@ -25,16 +25,13 @@ router = APIRouter(prefix="/accounts/{account_id}/images/v1", tags=["variants"])
 
 
 def _options(body: VariantOptionsIn) -> VariantOptions:
-    sizes = []
-    for value in (body.width, body.height):
-        if value is not None and value != int(value):
-            raise BadRequest("width and height must be whole pixels")
-        sizes.append(None if value is None else int(value))
+    if body.width != int(body.width) or body.height != int(body.height):
+        raise BadRequest("width and height must be whole pixels")
     background = body.background or "#ffffff"
     return VariantOptions(
         fit=body.fit,
-        width=sizes[0],
-        height=sizes[1],
+        width=int(body.width),
+        height=int(body.height),
         metadata=body.metadata,
         background=background if background.startswith("#") else f"#{background}",
         browser_ttl=body.browser_ttl,

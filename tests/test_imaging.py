@@ -1,0 +1,540 @@
+"""imaging: format sniffing, header-only probing, fit geometry, orientation, metadata, errors.
+
+Images are generated with pyvips; outputs are checked by probing and by pixels, never by bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+import zlib
+from collections.abc import Sequence
+
+import pytest
+import pyvips
+
+from imagegate.errors import BadRequest, CorruptImage, ImageTooLarge, UnsupportedFormat
+from imagegate.imaging import (
+    Geometry,
+    Limits,
+    Probe,
+    Processor,
+    detect_format,
+    plan_geometry,
+    probe,
+    render,
+)
+from imagegate.models import Fit, Format, MetadataMode, VariantOptions
+
+RED, GREEN, BLUE = (220, 20, 20), (20, 200, 20), (20, 20, 220)
+SVG = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<!-- logo -->\n'
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="120" height="80">'
+    b'<rect width="120" height="80" fill="red"/></svg>'
+)
+
+# --- image makers -----------------------------------------------------------------------------
+
+
+def solid(width: int, height: int, colour: Sequence[int]) -> pyvips.Image:
+    return (
+        pyvips.Image.black(width, height).new_from_image(list(colour)).copy(interpretation="srgb")
+    )
+
+
+def bands(width: int, height: int) -> pyvips.Image:
+    """Three vertical bands, red | green | blue, so a crop's position shows in its pixels."""
+    third = width // 3
+    return (
+        solid(third, height, RED)
+        .join(solid(third, height, GREEN), "horizontal")
+        .join(solid(width - 2 * third, height, BLUE), "horizontal")
+    )
+
+
+def animation(colours: Sequence[Sequence[int]], width: int = 120, height: int = 80) -> pyvips.Image:
+    strip = pyvips.Image.arrayjoin([solid(width, height, c) for c in colours], across=1).copy()
+    strip.set_type(pyvips.GValue.gint_type, "page-height", height)
+    strip.set_type(pyvips.GValue.array_int_type, "delay", [100] * len(colours))
+    strip.set_type(pyvips.GValue.gint_type, "loop", 0)
+    return strip
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG with a real IHDR and an empty IDAT: valid header, undecodable pixels."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
+
+
+def load(data: bytes) -> pyvips.Image:
+    return pyvips.Image.new_from_buffer(data, "")
+
+
+def near(pixel: Sequence[float], colour: Sequence[int], tolerance: int = 40) -> bool:
+    return all(abs(p - c) <= tolerance for p, c in zip(pixel, colour, strict=False))
+
+
+def exif_fields(image: pyvips.Image, prefix: str) -> list[str]:
+    return [f for f in image.get_fields() if f.startswith(prefix)]
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def big_jpeg() -> bytes:
+    return bytes(bands(1200, 800).jpegsave_buffer(Q=90))
+
+
+@pytest.fixture(scope="module")
+def small_jpeg() -> bytes:
+    return bytes(bands(300, 200).jpegsave_buffer(Q=90))
+
+
+@pytest.fixture(scope="module")
+def alpha_png() -> bytes:
+    """200x100: left half transparent, right half opaque green."""
+    rgb = solid(200, 100, GREEN)
+    alpha = pyvips.Image.black(100, 100).join(pyvips.Image.black(100, 100) + 255, "horizontal")
+    return bytes(rgb.bandjoin(alpha.cast("uchar")).pngsave_buffer())
+
+
+@pytest.fixture(scope="module")
+def gif2() -> bytes:
+    return bytes(animation([RED, BLUE]).gifsave_buffer())
+
+
+@pytest.fixture(scope="module")
+def samples(big_jpeg: bytes, gif2: bytes) -> dict[Format, bytes]:
+    image = bands(120, 80)
+    return {
+        Format.JPEG: big_jpeg,
+        Format.PNG: bytes(image.pngsave_buffer()),
+        Format.GIF: gif2,
+        Format.WEBP: bytes(image.webpsave_buffer()),
+        Format.AVIF: bytes(image.heifsave_buffer(compression="av1", effort=0)),
+        Format.SVG: SVG,
+    }
+
+
+@pytest.fixture(scope="module")
+def gps_jpeg() -> bytes:
+    image = bands(300, 200).copy()
+    for name, value in {
+        "exif-ifd0-Make": "Canon",
+        "exif-ifd0-Model": "EOS 5D",
+        "exif-ifd0-Copyright": "Jane Doe",
+        "exif-ifd3-GPSLatitudeRef": "N",
+        "exif-ifd3-GPSLatitude": "51/1 30/1 0/1",
+        "exif-ifd3-GPSLongitudeRef": "W",
+        "exif-ifd3-GPSLongitude": "0/1 7/1 0/1",
+    }.items():
+        image.set_type(pyvips.GValue.gstr_type, name, value)
+    return bytes(image.jpegsave_buffer())
+
+
+# --- format detection and probe --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "width", "height", "frames"),
+    [
+        (Format.JPEG, 1200, 800, 1),
+        (Format.PNG, 120, 80, 1),
+        (Format.GIF, 120, 80, 2),
+        (Format.WEBP, 120, 80, 1),
+        (Format.AVIF, 120, 80, 1),
+        (Format.SVG, 120, 80, 1),
+    ],
+)
+def test_probe_detects_format_from_bytes(
+    samples: dict[Format, bytes], fmt: Format, width: int, height: int, frames: int
+) -> None:
+    assert probe(samples[fmt]) == Probe(fmt, width, height, frames)
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", Format.HEIC),
+        (b"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00mif1heic", Format.HEIC),
+        (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00mif1avifmiaf", Format.AVIF),
+        (b"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00mif1avif", Format.AVIF),
+        (b"\x00\x00\x00\x14ftypisom\x00\x00\x00\x00isom", None),  # an MP4
+        (b"\xef\xbb\xbf  <svg xmlns='http://www.w3.org/2000/svg'/>", Format.SVG),
+        (b'<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN">\n<svg>', Format.SVG),
+        (b'<!DOCTYPE svg [<!ENTITY a "b">]><svg>&a;</svg>', None),
+        (b"<html><body><svg></svg></body></html>", None),
+        (b"This text mentions <svg> late.", None),
+        (b"II*\x00\x08\x00\x00\x00", None),  # TIFF
+        (b"BM\x00\x00", None),
+        (b"", None),
+    ],
+)
+def test_detect_format(head: bytes, expected: Format | None) -> None:
+    assert detect_format(head) is expected
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        bytes(range(256)) * 4,
+        b"Just a text file.\nNothing to see.\n",
+        bytes(solid(64, 64, RED).tiffsave_buffer()),
+        b"",
+    ],
+    ids=["random", "text", "tiff", "empty"],
+)
+def test_probe_refuses_unsupported(data: bytes) -> None:
+    with pytest.raises(UnsupportedFormat):
+        probe(data)
+
+
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [(20000, 20000), (10005, 10005), (12001, 10), (100_000, 100_000)],
+)
+def test_probe_refuses_oversize_from_header_alone(width: int, height: int) -> None:
+    # The IDAT is empty: decoding pixels would fail with CorruptImage, not ImageTooLarge.
+    started = time.perf_counter()
+    with pytest.raises(ImageTooLarge):
+        probe(png_header(width, height))
+    assert time.perf_counter() - started < 0.5
+
+
+def test_probe_reads_100_megapixels_without_decoding() -> None:
+    assert probe(png_header(10000, 10000)) == Probe(Format.PNG, 10000, 10000, 1)
+
+
+def test_probe_limits_count_every_frame(gif2: bytes) -> None:
+    assert probe(gif2, Limits(max_pixels=19200)).frames == 2
+    with pytest.raises(ImageTooLarge):
+        probe(gif2, Limits(max_pixels=19199))
+
+
+def test_probe_custom_side_limit(big_jpeg: bytes) -> None:
+    with pytest.raises(ImageTooLarge):
+        probe(big_jpeg, Limits(max_side=1000))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\xff\xd8\xff\xe0" + b"\x00" * 64, b"\x89PNG\r\n\x1a\n" + b"garbage" * 10, b"GIF89a\x01"],
+    ids=["jpeg", "png", "gif"],
+)
+def test_probe_corrupt_header(data: bytes) -> None:
+    with pytest.raises(CorruptImage):
+        probe(data)
+
+
+def test_probe_reports_upright_size_of_rotated_jpeg(rotated_jpeg: bytes) -> None:
+    assert probe(rotated_jpeg) == Probe(Format.JPEG, 200, 400, 1)
+
+
+# --- fit geometry ----------------------------------------------------------------------------
+
+BIG, SMALL = "big", "small"
+S, C, CV, CR, P = Fit.SCALE_DOWN, Fit.CONTAIN, Fit.COVER, Fit.CROP, Fit.PAD
+
+# (source, fit, box width, box height, expected output width, height); sources are 1200x800 and
+# 300x200. Expected sizes worked out by hand from the fit rules.
+FIT_TABLE = [
+    (BIG, S, 600, 600, 600, 400),
+    (SMALL, S, 600, 600, 300, 200),  # never enlarges
+    (BIG, S, 2400, 2400, 1200, 800),
+    (BIG, S, 600, None, 600, 400),
+    (BIG, S, None, 100, 150, 100),
+    (SMALL, S, 600, None, 300, 200),
+    (BIG, S, None, None, 1200, 800),
+    (BIG, C, 600, 600, 600, 400),
+    (SMALL, C, 600, 600, 600, 400),  # enlarges
+    (SMALL, C, 1200, 1200, 1200, 800),
+    (SMALL, C, 600, None, 600, 400),
+    (BIG, C, None, 100, 150, 100),
+    (BIG, CV, 600, 600, 600, 600),  # 900x600, centre-cropped
+    (SMALL, CV, 600, 600, 600, 600),  # enlarged to 900x600 first
+    (BIG, CV, 500, 100, 500, 100),
+    (SMALL, CV, 100, 100, 100, 100),
+    (BIG, CV, 600, None, 600, 400),  # one axis: follows the aspect ratio
+    (SMALL, CV, None, 400, 600, 400),
+    (BIG, CR, 600, 600, 600, 600),
+    (SMALL, CR, 600, 600, 300, 200),  # smaller in both: as is
+    (SMALL, CR, 400, 100, 300, 100),  # not enlarged, cropped to at most the box
+    (BIG, CR, 400, 100, 400, 100),  # 400x267, cropped
+    (BIG, CR, 600, None, 600, 400),
+    (SMALL, CR, 600, None, 300, 200),
+    (BIG, P, 600, 600, 600, 600),
+    (SMALL, P, 600, 600, 600, 600),
+    (BIG, P, 100, 100, 100, 100),  # 100x67 + border
+    (BIG, P, 600, None, 600, 400),  # nothing to pad on a free axis
+    (SMALL, P, None, None, 300, 200),
+]
+
+
+@pytest.mark.parametrize(("source", "fit", "box_w", "box_h", "out_w", "out_h"), FIT_TABLE)
+def test_fit_output_size(
+    big_jpeg: bytes,
+    small_jpeg: bytes,
+    source: str,
+    fit: Fit,
+    box_w: int | None,
+    box_h: int | None,
+    out_w: int,
+    out_h: int,
+) -> None:
+    data = big_jpeg if source == BIG else small_jpeg
+    result = render(data, Format.JPEG, VariantOptions(fit=fit, width=box_w, height=box_h))
+    assert (result.format, result.width, result.height) == (Format.JPEG, out_w, out_h)
+    assert probe(result.data) == Probe(Format.JPEG, out_w, out_h, 1)
+
+
+@pytest.mark.parametrize(
+    ("size", "fit", "box", "expected"),
+    [
+        ((1200, 800), CR, (400, 100), Geometry(400, 267, 400, 100)),
+        ((1200, 800), P, (100, 100), Geometry(100, 67, 100, 100)),
+        ((1, 1), CV, (7, 3), Geometry(7, 7, 7, 3)),
+        ((5000, 10), S, (100, 100), Geometry(100, 1, 100, 1)),  # never below one pixel
+    ],
+)
+def test_plan_geometry(
+    size: tuple[int, int], fit: Fit, box: tuple[int, int], expected: Geometry
+) -> None:
+    options = VariantOptions(fit=fit, width=box[0], height=box[1])
+    assert plan_geometry(*size, options) == expected
+
+
+def test_cover_crops_the_centre(big_jpeg: bytes) -> None:
+    # 1200x800 -> 600x400, then x 100..500 kept: red | green | blue all still visible.
+    out = load(render(big_jpeg, Format.JPEG, VariantOptions(fit=CV, width=400, height=400)).data)
+    assert (out.width, out.height) == (400, 400)
+    assert near(out(5, 200), RED) and near(out(200, 200), GREEN) and near(out(394, 200), BLUE)
+
+
+@pytest.mark.parametrize(("background", "rgb"), [("#ff0000", (255, 0, 0)), ("#fff", (255,) * 3)])
+def test_pad_fills_border_and_keeps_centre(
+    big_jpeg: bytes, background: str, rgb: tuple[int, int, int]
+) -> None:
+    options = VariantOptions(fit=P, width=600, height=600, background=background)
+    out = load(render(big_jpeg, Format.JPEG, options).data)
+    assert (out.width, out.height) == (600, 600)
+    assert near(out(0, 0), rgb, 8) and near(out(599, 599), rgb, 8)
+    assert near(out(300, 300), GREEN) and near(out(5, 300), RED)  # image rows 100..500
+
+
+def test_pad_border_is_opaque_on_alpha_output(alpha_png: bytes) -> None:
+    options = VariantOptions(fit=P, width=200, height=200, background="#0000ff")
+    out = load(render(alpha_png, Format.PNG, options).data)
+    assert (out.width, out.height, out.bands) == (200, 200, 4)
+    assert out(0, 0) == [0, 0, 255, 255]  # padding: opaque background
+    assert out(10, 100)[3] == 0  # the image's own transparency is kept
+    assert near(out(150, 100), (*GREEN, 255), 2)
+
+
+def test_alpha_flattened_onto_background_for_jpeg(alpha_png: bytes) -> None:
+    result = render(alpha_png, Format.PNG, VariantOptions(background="#000000"), Format.JPEG)
+    out = load(result.data)
+    assert out.bands == 3 and near(out(10, 50), (0, 0, 0), 8) and near(out(150, 50), GREEN)
+
+
+def test_invalid_background(big_jpeg: bytes) -> None:
+    with pytest.raises(BadRequest):
+        render(big_jpeg, Format.JPEG, VariantOptions(fit=P, width=9, height=9, background="red"))
+
+
+# --- orientation --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rotated_jpeg() -> bytes:
+    """Stored 400x200 with a red top-left corner, tagged orientation 6 (turn 90 deg clockwise)."""
+    image = solid(400, 200, BLUE).insert(solid(50, 50, RED), 0, 0).copy()
+    image.set_type(pyvips.GValue.gint_type, "orientation", 6)
+    return bytes(image.jpegsave_buffer(Q=95))
+
+
+@pytest.mark.parametrize("metadata", list(MetadataMode))
+def test_exif_orientation_comes_out_upright(rotated_jpeg: bytes, metadata: MetadataMode) -> None:
+    result = render(rotated_jpeg, Format.JPEG, VariantOptions(metadata=metadata))
+    out = load(result.data)
+    assert (result.width, result.height, out.width, out.height) == (200, 400, 200, 400)
+    orientation = out.get("orientation") if out.get_typeof("orientation") else 1
+    assert orientation == 1
+    assert near(out(190, 10), RED) and near(out(10, 10), BLUE) and near(out(190, 390), BLUE)
+
+
+def test_orientation_applied_before_fit(rotated_jpeg: bytes) -> None:
+    result = render(rotated_jpeg, Format.JPEG, VariantOptions(width=100, height=100))
+    assert (result.width, result.height) == (50, 100)
+
+
+# --- metadata -----------------------------------------------------------------------------------
+
+
+def test_gps_fixture_really_has_gps(gps_jpeg: bytes) -> None:
+    image = load(gps_jpeg)
+    assert exif_fields(image, "exif-ifd3-GPSLatitude") and b"Canon" in gps_jpeg
+
+
+@pytest.mark.parametrize("output", [Format.JPEG, Format.PNG, Format.WEBP, Format.AVIF])
+@pytest.mark.parametrize("metadata", [MetadataMode.COPYRIGHT, MetadataMode.NONE])
+def test_gps_and_camera_stripped(gps_jpeg: bytes, metadata: MetadataMode, output: Format) -> None:
+    result = render(gps_jpeg, Format.JPEG, VariantOptions(metadata=metadata, width=100), output)
+    out = load(result.data)
+    assert exif_fields(out, "exif-ifd3") == []
+    assert b"Canon" not in result.data and b"EOS 5D" not in result.data
+    assert not out.get_typeof("icc-profile-data")
+    has_copyright = b"Jane Doe" in (out.get("exif-data") if out.get_typeof("exif-data") else b"")
+    assert has_copyright is (metadata is MetadataMode.COPYRIGHT)
+
+
+def test_keep_keeps_everything(gps_jpeg: bytes) -> None:
+    result = render(gps_jpeg, Format.JPEG, VariantOptions(metadata=MetadataMode.KEEP, width=100))
+    out = load(result.data)
+    assert exif_fields(out, "exif-ifd3-GPSLatitude") and b"Canon" in result.data
+    assert b"Jane Doe" in out.get("exif-data")
+
+
+def test_copyright_mode_without_copyright_strips_all(rotated_jpeg: bytes) -> None:
+    result = render(rotated_jpeg, Format.JPEG, VariantOptions(metadata=MetadataMode.COPYRIGHT))
+    assert not load(result.data).get_typeof("exif-data")
+
+
+@pytest.mark.parametrize("space", ["p3", "cmyk", "grey"])
+@pytest.mark.parametrize("metadata", [MetadataMode.KEEP, MetadataMode.NONE])
+def test_converted_to_srgb(space: str, metadata: MetadataMode) -> None:
+    image = solid(64, 64, GREEN)
+    if space == "grey":
+        image = image.colourspace("b-w")
+    else:  # pixels in the profile's space, the profile embedded
+        image = image.icc_transform(space, input_profile="srgb")
+    result = render(
+        bytes(image.jpegsave_buffer(Q=95)), Format.JPEG, VariantOptions(metadata=metadata)
+    )
+    out = load(result.data)
+    assert (out.interpretation, out.bands, out.format) == ("srgb", 3, "uchar")
+    r, g, b = out(32, 32)
+    if space == "p3":
+        assert near((r, g, b), GREEN, 16)
+    elif space == "cmyk":  # CMYK's gamut dulls the green, but green it stays
+        assert g > r + 40 and g > b + 40
+    else:
+        assert abs(r - g) < 4 and abs(g - b) < 4
+
+
+# --- formats and animation ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("output", [Format.JPEG, Format.PNG, Format.WEBP, Format.GIF, Format.AVIF])
+def test_encodes_each_output(big_jpeg: bytes, output: Format) -> None:
+    result = render(big_jpeg, Format.JPEG, VariantOptions(width=300), output)
+    assert result.format is output
+    assert probe(result.data) == Probe(output, 300, 200, 1)
+
+
+@pytest.mark.parametrize(
+    ("source", "output", "expected"),
+    [
+        (Format.AVIF, None, Format.JPEG),
+        (Format.PNG, None, Format.PNG),
+        (Format.WEBP, None, Format.WEBP),
+        (Format.SVG, Format.JPEG, Format.SVG),
+    ],
+)
+def test_default_output_format(
+    samples: dict[Format, bytes], source: Format, output: Format | None, expected: Format
+) -> None:
+    assert render(samples[source], source, VariantOptions(width=60), output).format is expected
+
+
+def test_svg_returned_unchanged() -> None:
+    result = render(SVG, Format.SVG, VariantOptions(fit=CV, width=10, height=10))
+    assert (result.data, result.format, result.width, result.height) == (SVG, Format.SVG, 120, 80)
+
+
+@pytest.fixture(scope="module")
+def animations(gif2: bytes) -> dict[Format, bytes]:
+    return {Format.GIF: gif2, Format.WEBP: bytes(animation([RED, BLUE]).webpsave_buffer())}
+
+
+@pytest.mark.parametrize("source", [Format.GIF, Format.WEBP])
+@pytest.mark.parametrize(
+    ("output", "fit", "box", "frame", "frames"),
+    [
+        (Format.GIF, S, (60, None), (60, 40), 2),
+        (Format.GIF, CV, (50, 50), (50, 50), 2),
+        (Format.GIF, P, (100, 100), (100, 100), 2),
+        (Format.WEBP, CR, (60, 20), (60, 20), 2),
+        (Format.WEBP, C, (240, 240), (240, 160), 2),
+        (Format.PNG, S, (60, None), (60, 40), 1),  # still outputs get the first frame
+        (Format.JPEG, CV, (30, 30), (30, 30), 1),
+    ],
+)
+def test_animation_kept_for_animated_outputs(
+    animations: dict[Format, bytes],
+    source: Format,
+    output: Format,
+    fit: Fit,
+    box: tuple[int, int | None],
+    frame: tuple[int, int],
+    frames: int,
+) -> None:
+    options = VariantOptions(fit=fit, width=box[0], height=box[1])
+    result = render(animations[source], source, options, output)
+    assert probe(result.data) == Probe(output, *frame, frames)
+    assert (result.width, result.height) == frame
+    strip = pyvips.Image.new_from_buffer(result.data, "n=-1" if frames > 1 else "")
+    w, h = frame
+    assert near(strip(w // 2, h // 2), RED)
+    if frames == 2:
+        assert near(strip(w // 2, h + h // 2), BLUE)
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+def test_truncated_jpeg_is_corrupt(big_jpeg: bytes) -> None:
+    with pytest.raises(CorruptImage):
+        render(big_jpeg[: len(big_jpeg) // 2], Format.JPEG, VariantOptions(width=100))
+
+
+@pytest.mark.parametrize(
+    ("data", "source", "error"),
+    [
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 64, Format.JPEG, CorruptImage),
+        (b"not an image at all", Format.JPEG, UnsupportedFormat),
+        (SVG, Format.PNG, CorruptImage),  # stored format disagrees with the bytes
+    ],
+)
+def test_render_errors(data: bytes, source: Format, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        render(data, source, VariantOptions(width=10))
+
+
+@pytest.mark.parametrize("output", [Format.HEIC, Format.SVG])
+def test_unencodable_output(small_jpeg: bytes, output: Format) -> None:
+    with pytest.raises(UnsupportedFormat):
+        render(small_jpeg, Format.JPEG, VariantOptions(), output)
+
+
+def test_render_refuses_oversize_output(small_jpeg: bytes) -> None:
+    options = VariantOptions(fit=C, width=2400, height=2400)
+    with pytest.raises(ImageTooLarge):
+        render(small_jpeg, Format.JPEG, options, limits=Limits(max_pixels=1_000_000))
+
+
+def test_processor_port(small_jpeg: bytes) -> None:
+    processor = Processor(Limits(max_side=1000))
+    assert processor.probe(small_jpeg) == (Format.JPEG, 300, 200)
+    data, fmt = processor.render(small_jpeg, Format.JPEG, VariantOptions(width=30))
+    assert fmt is Format.JPEG and probe(data).width == 30
