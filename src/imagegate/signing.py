@@ -22,11 +22,11 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["Outcome", "Policy", "Verdict", "sign_path", "sign_url", "verify"]
 
-_EXP = re.compile(rb"[0-9]{1,12}")
-_SIG = re.compile(rb"[0-9a-f]{64}")
+_LOWER_HEX = b"0123456789abcdef"
 _ARRAY_NAMES = (b"exp[", b"sig[", b"exp%5b", b"sig%5b", b"exp%5B", b"sig%5B")
 
 
@@ -41,8 +41,9 @@ class Outcome(enum.StrEnum):
     TOO_LONG = "too_long"  # signature good, exp is further ahead than the allowed lifetime
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
+    """The outcome, and which key matched (if one did) and the ``exp`` it carried."""
+
     outcome: Outcome
     key_name: str | None = None
     exp: int | None = None
@@ -50,6 +51,11 @@ class Verdict:
     @property
     def ok(self) -> bool:
         return self.outcome is Outcome.OK
+
+
+_MISSING = Verdict(Outcome.MISSING)
+_MALFORMED = Verdict(Outcome.MALFORMED)
+_BAD = Verdict(Outcome.BAD)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +89,7 @@ def verify(
     is returned, never raised, whatever the input.
     """
     if not raw_query:
-        return Verdict(Outcome.MISSING)
+        return _MISSING
     sig: bytes | None = None
     exp: bytes | None = None
     kept: list[bytes] = []
@@ -91,32 +97,38 @@ def verify(
         name, _, value = pair.partition(b"=")
         if name == b"sig":
             if sig is not None:
-                return Verdict(Outcome.MALFORMED)
+                return _MALFORMED
             sig = value
             continue
         if name == b"exp":
             if exp is not None:
-                return Verdict(Outcome.MALFORMED)
+                return _MALFORMED
             exp = value
         elif name.startswith(_ARRAY_NAMES):
-            return Verdict(Outcome.MALFORMED)
+            return _MALFORMED
         kept.append(pair)
     if sig is None:
-        return Verdict(Outcome.MISSING)
-    if _SIG.fullmatch(sig) is None or (exp is not None and _EXP.fullmatch(exp) is None):
-        return Verdict(Outcome.MALFORMED)
-    if exp is None and not policy.allow_no_expiry:
-        return Verdict(Outcome.MISSING)
+        return _MISSING
+    # Strict syntax before any parsing: sig is 64 lowercase hex digits, exp 1-12 ASCII digits
+    # (``bytes.isdigit`` is ASCII-only; ``int()`` on text would take Unicode digits, signs,
+    # spaces and underscores).
+    if len(sig) != 64 or sig.strip(_LOWER_HEX):
+        return _MALFORMED
+    if exp is None:
+        if not policy.allow_no_expiry:
+            return _MISSING
+    elif not (0 < len(exp) <= 12 and exp.isdigit()):
+        return _MALFORMED
 
     message = raw_path + b"?" + b"&".join(kept) if kept else raw_path
     expected = bytes.fromhex(sig.decode("ascii"))
     matched: str | None = None
     for key_name, key in keys:
-        if hmac.compare_digest(hmac.digest(key, message, hashlib.sha256), expected):
+        if hmac.compare_digest(hmac.digest(key, message, "sha256"), expected):
             matched = key_name
             break
     if matched is None:
-        return Verdict(Outcome.BAD)
+        return _BAD
     if exp is None:
         return Verdict(Outcome.OK, matched)
     expires = int(exp)
@@ -153,7 +165,8 @@ def sign_url(
     ``url`` is a full URL or a path starting with ``/``. ``exp`` defaults to
     ``now + expires_in`` (``now`` defaults to the clock). ``expires_in=None`` with no ``exp``
     makes a non-expiring URL, which a server accepts only if its operator allows them.
-    Any ``exp`` already present is replaced where it stands; any ``sig`` is dropped first.
+    Any ``exp`` already present is replaced where it stands (dropped for a non-expiring URL);
+    any ``sig`` is dropped first.
     """
     if exp is None and expires_in is not None:
         exp = int(time.time() if now is None else now) + expires_in
@@ -168,6 +181,8 @@ def sign_url(
     pairs = [p for p in _parse_form(raw_query) if p[0] != "sig"]
     if exp is not None:
         pairs = _set_param(pairs, "exp", str(exp))
+    else:
+        pairs = [p for p in pairs if p[0] != "exp"]
     query = _serialise_form(pairs)
     message = f"{path}?{query}" if query else path
     key_bytes = key.encode("utf-8") if isinstance(key, str) else key
