@@ -170,3 +170,31 @@ def image_format(data: bytes) -> str:
 
 def node() -> str | None:
     return shutil.which("node")
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+def raw_request(base_url: str, target: str, method: str = "GET") -> RawResponse:
+    """Send ``target`` byte for byte (HTTP clients normalise dot segments; this does not)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.putrequest(method, target, skip_accept_encoding=True)
+        conn.endheaders()
+        response = conn.getresponse()
+        headers = {k.lower(): v for k, v in response.getheaders()}
+        return RawResponse(response.status, headers, response.read())
+    finally:
+        conn.close()

@@ -1,0 +1,76 @@
+"""Accounts are separate: nothing of one is reachable with another's token or key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from harness import Server, jpeg, serve_in_thread
+from imagegate.service import NewAccount
+from imagegate.settings import Settings
+from imagegate.signing import sign_url
+from imagegate.web.app import build_service
+
+
+@pytest.fixture
+def two(settings: Settings) -> Iterator[tuple[Server, NewAccount, NewAccount]]:
+    settings.data_dir.mkdir(parents=True)
+    service = build_service(settings)
+    service.meta.migrate()
+    a, b = service.create_account("a"), service.create_account("b")
+    with serve_in_thread(settings, service) as srv:
+        yield srv, a, b
+
+
+def test_another_accounts_token_reaches_nothing(two: tuple[Server, NewAccount, NewAccount]) -> None:
+    srv, a, b = two
+    a_api = f"{srv.base_url}/accounts/{a.account.id}/images/v1"
+    as_a = {"Authorization": f"Bearer {a.api_token}"}
+    as_b = {"Authorization": f"Bearer {b.api_token}"}
+    r = httpx.post(
+        a_api,
+        headers=as_a,
+        files={"file": ("x.jpg", jpeg(64, 64))},
+        data={"id": "mine", "requireSignedURLs": "true"},
+    )
+    assert r.status_code == 200
+    for method, path in [
+        ("GET", ""),
+        ("GET", "/mine"),
+        ("GET", "/mine/blob"),
+        ("PATCH", "/mine"),
+        ("DELETE", "/mine"),
+        ("GET", "/keys"),
+        ("PUT", "/keys/evil"),
+        ("DELETE", "/keys/default"),
+        ("GET", "/variants"),
+        ("GET", "/variants/public"),
+        ("GET", "/mine/signed_url"),
+        ("PATCH", "/config"),
+    ]:
+        kwargs = {"json": {}} if method == "PATCH" else {}
+        denied = httpx.request(method, a_api + path, headers=as_b, **kwargs)
+        assert denied.status_code == 403, (method, path, denied.text)
+        assert denied.json()["errors"][0]["code"] == 5403
+    assert httpx.get(f"{a_api}/mine", headers=as_a).status_code == 200
+
+
+def test_another_accounts_key_or_hash_reaches_nothing(
+    two: tuple[Server, NewAccount, NewAccount],
+) -> None:
+    srv, a, b = two
+    a_api = f"{srv.base_url}/accounts/{a.account.id}/images/v1"
+    httpx.post(
+        a_api,
+        headers={"Authorization": f"Bearer {a.api_token}"},
+        files={"file": ("x.jpg", jpeg(64, 64))},
+        data={"id": "mine", "requireSignedURLs": "true"},
+    )
+    a_url = f"{srv.base_url}/{a.account.hash}/mine/public"
+    assert httpx.get(sign_url(a_url, a.signing_key, 60)).status_code == 200
+    assert httpx.get(sign_url(a_url, b.signing_key, 60)).status_code == 403
+    b_url = f"{srv.base_url}/{b.account.hash}/mine/public"
+    r = httpx.get(sign_url(b_url, b.signing_key, 60))
+    assert (r.status_code, r.text) == (404, "ERROR 9431: Not found")

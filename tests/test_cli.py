@@ -1,0 +1,102 @@
+"""The ``imagegate`` command, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from harness import BIN, jpeg, serve_cli
+from imagegate.cli import parse_duration
+
+
+def imagegate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEGATE_")}
+    return subprocess.run(
+        [str(BIN / "imagegate"), *args],
+        capture_output=True,
+        text=True,
+        env={**clean, "COLUMNS": "200", **(env or {})},
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90), ("90s", 90), ("15m", 900), ("2h", 7200), ("1d", 86400), ("1w", 604800)],
+)
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0", "1y", "-5", "1.5h", "h"])
+def test_bad_durations(text: str) -> None:
+    import typer
+
+    with pytest.raises(typer.BadParameter):
+        parse_duration(text)
+
+
+def test_init_json_prints_the_four_credentials_once(tmp_path: Path) -> None:
+    done = imagegate("init", "--data-dir", str(tmp_path / "d"), "--json")
+    assert done.returncode == 0, done.stderr
+    creds = json.loads(done.stdout)
+    assert set(creds) == {"account_id", "account_hash", "api_token", "signing_key"}
+    assert len(creds["account_id"]) == 32 and len(creds["account_hash"]) == 22
+    assert len(creds["signing_key"]) == 44
+    again = imagegate("init", "--data-dir", str(tmp_path / "d"), "--json")
+    assert again.returncode == 1 and "already initialised" in again.stderr
+    assert (tmp_path / "d" / "first-account.json").stat().st_mode & 0o077 == 0
+
+
+def test_sign_and_verify_against_a_running_server(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with serve_cli(data) as srv:
+        with srv.client() as c:
+            r = c.post(
+                srv.images_url,
+                files={"file": ("a.jpg", jpeg(300, 200))},
+                data={"id": "cli/ünï.jpg", "requireSignedURLs": "true"},
+            )
+            assert r.status_code == 200
+        url = f"{srv.base_url}/{srv.account_hash}/cli/ünï.jpg/public"
+        assert httpx.get(url).status_code == 403
+
+        # Key from the store (found by the URL's account hash).
+        signed = imagegate("sign", url, "--expires", "10m", "--data-dir", str(data))
+        assert signed.returncode == 0, signed.stderr
+        assert httpx.get(signed.stdout.strip()).status_code == 200
+        checked = imagegate("verify", signed.stdout.strip(), "--data-dir", str(data))
+        assert checked.returncode == 0 and checked.stdout.startswith("ok (key default)")
+
+        # Key from the environment, as a backend would have it.
+        env = {"IMAGEGATE_SIGNING_KEY": srv.signing_key}
+        by_env = imagegate("sign", url, "--expires", "1h", env=env)
+        assert httpx.get(by_env.stdout.strip()).status_code == 200
+
+        wrong = imagegate("verify", by_env.stdout.strip(), env={"IMAGEGATE_SIGNING_KEY": "x"})
+        assert wrong.returncode == 1 and wrong.stdout.startswith("bad")
+        tampered = by_env.stdout.strip().replace("exp=", "exp=1")
+        assert imagegate("verify", tampered, env=env).stdout.startswith("bad")
+
+
+def test_keys_and_tokens_commands(tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    assert imagegate("init", "--data-dir", data, "--json").returncode == 0
+    created = imagegate("keys", "create", "second", "--data-dir", data)
+    assert created.returncode == 0 and len(created.stdout.strip()) == 44
+    listed = imagegate("keys", "list", "--data-dir", data)
+    assert "default" in listed.stdout and "second" in listed.stdout
+    bad = imagegate("keys", "create", "not-alnum!", "--data-dir", data)
+    assert bad.returncode == 1 and "letters and digits" in bad.stderr
+    assert imagegate("keys", "delete", "second", "--data-dir", data).returncode == 0
+    assert "second" not in imagegate("keys", "list", "--data-dir", data).stdout
+
+    token = imagegate("tokens", "create", "--name", "ci", "--read-only", "--data-dir", data)
+    assert token.returncode == 0 and token.stdout.startswith("igt_")
+    tokens = imagegate("tokens", "list", "--data-dir", data).stdout
+    assert "ci" in tokens and token.stdout.strip() not in tokens
