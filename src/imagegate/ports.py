@@ -110,7 +110,7 @@ class MetadataStore(Protocol):
     def get_image(self, account_id: str, image_id: str) -> Image | None: ...
 
     def list_images(self, account_id: str, offset: int, limit: int) -> list[Image]:
-        """Non-draft images, newest first (then by id)."""
+        """Non-draft images, newest first (ties in a stable order)."""
 
     def count_images(self, account_id: str) -> int:
         """Every image of the account, drafts included (they count against the quota)."""
@@ -124,8 +124,8 @@ class MetadataStore(Protocol):
     def delivery_context(
         self, account_hash: str, image_id: str, variant_name: str | None
     ) -> DeliveryContext | None:
-        """None if no account has this hash; otherwise the (possibly missing) image and
-        variant, and the account's keys."""
+        """None if no account has this hash. Otherwise the image (None if missing); when the
+        image exists, also the variant (None if missing) and the account's keys."""
 
 
 class ImageProcessor(Protocol):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import hashlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Row
@@ -18,9 +19,21 @@ from imagegate.models import (
     VariantOptions,
 )
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def id_digest(image_id: str) -> str:
+    """The key an image row is stored under: its id may be too long for an index."""
+    return hashlib.sha256(image_id.encode("utf-8")).hexdigest()
+
 
 def to_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
+    """Whole milliseconds since the epoch, in integer arithmetic: ``timestamp() * 1000`` is a
+    float and truncates some instants to the millisecond before. Naive means local time."""
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return (moment - _EPOCH) // _MS
 
 
 def from_ms(ms: int) -> datetime:
@@ -101,6 +114,7 @@ def variant(r: Row[Any]) -> Variant:
 def image_row(i: Image) -> dict[str, Any]:
     return {
         "account_id": i.account_id,
+        "id_digest": id_digest(i.id),
         "id": i.id,
         "filename": i.filename,
         "uploaded_ms": to_ms(i.uploaded),

@@ -1,5 +1,8 @@
 """The one schema, as SQLAlchemy Core tables. Times are integer milliseconds since the epoch,
-so SQLite and PostgreSQL sort, compare and page on them the same way."""
+so SQLite and PostgreSQL sort, compare and page on them the same way.
+
+Images are keyed by the SHA-256 of their id (``id_digest``), not the id itself: a custom id
+may be 1,024 characters of UTF-8 (up to 4 KB), past what a PostgreSQL btree entry holds."""
 
 from __future__ import annotations
 
@@ -79,7 +82,8 @@ images = sa.Table(
         sa.ForeignKey("accounts.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    sa.Column("id", sa.String(1024), primary_key=True),
+    sa.Column("id_digest", sa.String(64), primary_key=True),
+    sa.Column("id", sa.Text, nullable=False),
     sa.Column("filename", sa.String(255), nullable=False),
     sa.Column("uploaded_ms", sa.BigInteger, nullable=False),
     sa.Column("require_signed_urls", sa.Boolean, nullable=False),
@@ -92,5 +96,5 @@ images = sa.Table(
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("blob_key", sa.String(100), nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False),
-    sa.Index("ix_images_account_uploaded", "account_id", "uploaded_ms", "id"),
+    sa.Index("ix_images_account_uploaded", "account_id", "uploaded_ms", "id_digest"),
 )

@@ -246,7 +246,7 @@ class SqlMetadataStore:
         query = (
             images.select()
             .where(images.c.account_id == account_id, images.c.draft.is_(False))
-            .order_by(images.c.uploaded_ms.desc(), images.c.id.desc())
+            .order_by(images.c.uploaded_ms.desc(), images.c.id_digest.desc())
             .offset(offset)
             .limit(limit)
         )
@@ -265,7 +265,9 @@ class SqlMetadataStore:
     def update_image(self, account_id: str, image_id: str, **changes: Any) -> Image | None:
         allowed = {"require_signed_urls", "meta", "creator"}
         values = {k: v for k, v in changes.items() if k in allowed}
-        where = (images.c.account_id == account_id) & (images.c.id == image_id)
+        where = (images.c.account_id == account_id) & (
+            images.c.id_digest == codec.id_digest(image_id)
+        )
         with self._tx() as conn:
             if values:
                 conn.execute(images.update().where(where).values(values))
@@ -273,7 +275,9 @@ class SqlMetadataStore:
 
     @_wrap_errors
     def delete_image(self, account_id: str, image_id: str) -> Image | None:
-        where = (images.c.account_id == account_id) & (images.c.id == image_id)
+        where = (images.c.account_id == account_id) & (
+            images.c.id_digest == codec.id_digest(image_id)
+        )
         with self._tx() as conn:
             found = _image(conn, account_id, image_id)
             if found is not None:
@@ -311,7 +315,11 @@ def _variant(conn: Connection, account_id: str, name: str) -> Variant | None:
     return codec.variant(row) if row else None
 
 
+def _image_key(account_id: str, image_id: str) -> sa.ColumnElement[bool]:
+    return (images.c.account_id == account_id) & (images.c.id_digest == codec.id_digest(image_id))
+
+
 def _image(conn: Connection, account_id: str, image_id: str) -> Image | None:
-    where = (images.c.account_id == account_id) & (images.c.id == image_id)
+    where = _image_key(account_id, image_id)
     row = conn.execute(images.select().where(where)).first()
     return codec.image(row) if row else None

@@ -69,7 +69,8 @@ def upgrade() -> None:
     op.create_table(
         "images",
         _account_fk(primary_key=True),
-        sa.Column("id", sa.String(1024), primary_key=True),
+        sa.Column("id_digest", sa.String(64), primary_key=True),
+        sa.Column("id", sa.Text, nullable=False),
         sa.Column("filename", sa.String(255), nullable=False),
         sa.Column("uploaded_ms", sa.BigInteger, nullable=False),
         sa.Column("require_signed_urls", sa.Boolean, nullable=False),
@@ -83,7 +84,9 @@ def upgrade() -> None:
         sa.Column("blob_key", sa.String(100), nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
     )
-    op.create_index("ix_images_account_uploaded", "images", ["account_id", "uploaded_ms", "id"])
+    op.create_index(
+        "ix_images_account_uploaded", "images", ["account_id", "uploaded_ms", "id_digest"]
+    )
 
 
 def downgrade() -> None:

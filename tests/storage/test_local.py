@@ -1,0 +1,235 @@
+"""The BlobStore contract on the local filesystem: atomic writes, no escape from the root."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import imagegate.storage.local
+from imagegate.errors import BlobMissing, StorageError, StorageFull
+from imagegate.storage.local import LocalBlobStore
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "blobs"
+
+
+@pytest.fixture
+def blobs(root: Path) -> LocalBlobStore:
+    return LocalBlobStore(root)
+
+
+def files_under(directory: Path) -> dict[str, bytes]:
+    """Every regular file below ``directory``, by relative path, with its bytes."""
+    return {
+        str(path.relative_to(directory)): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+def temp_files(directory: Path) -> list[Path]:
+    return [path for path in directory.rglob("*") if path.name.endswith(".tmp")]
+
+
+# --- put, get, delete -----------------------------------------------------------------------
+
+KEYS = ["a", "originals/acct/ab/abcdef0123", "x.tmp", "a-b_c.d/0/z", "9" * 200]
+PAYLOADS = {"empty": b"", "text": b"hello", "binary": bytes(range(256)) * 4, "1mib": b"\0" * 2**20}
+
+
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("data", PAYLOADS.values(), ids=PAYLOADS.keys())
+def test_put_then_get(blobs: LocalBlobStore, root: Path, key: str, data: bytes) -> None:
+    blobs.put(key, data)
+    assert blobs.get(key) == data
+    assert files_under(root) == {key: data}
+
+
+def test_overwrite(blobs: LocalBlobStore, root: Path) -> None:
+    blobs.put("k", b"old value that is longer")
+    blobs.put("k", b"new")
+    assert blobs.get("k") == b"new"
+    assert files_under(root) == {"k": b"new"}
+
+
+def test_get_missing(blobs: LocalBlobStore) -> None:
+    with pytest.raises(BlobMissing):
+        blobs.get("nothing/here")
+    blobs.put("gone", b"x")
+    blobs.delete("gone")
+    with pytest.raises(BlobMissing):
+        blobs.get("gone")
+
+
+def test_delete(blobs: LocalBlobStore, root: Path) -> None:
+    blobs.put("a/one", b"1")
+    blobs.put("a/two", b"2")
+    blobs.delete("a/one")
+    blobs.delete("a/one")  # missing: not an error
+    blobs.delete("never/was")
+    assert files_under(root) == {"a/two": b"2"}
+
+
+def test_ping(blobs: LocalBlobStore) -> None:
+    blobs.ping()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to read-only directories")
+def test_ping_read_only(blobs: LocalBlobStore, root: Path) -> None:
+    root.chmod(0o500)
+    try:
+        with pytest.raises(StorageError):
+            blobs.ping()
+    finally:
+        root.chmod(0o700)
+
+
+# --- keys that would leave the root ---------------------------------------------------------
+
+BAD_KEYS = [
+    "../x",
+    "/etc/passwd",
+    "a/../../b",
+    "a/../b",
+    "..",
+    "a/..",
+    "./a",
+    "a/./b",
+    "UPPER",
+    "a/Upper",
+    "",
+    "/",
+    "a/",
+    "a//b",
+    ".hidden",
+    "a/.x.tmp",
+    "a\\..\\b",
+    "a b",
+    "a\nb",
+    "a\n",
+    "a\0b",
+    "ü",
+]
+
+
+@pytest.mark.parametrize("key", BAD_KEYS, ids=[repr(k) for k in BAD_KEYS])
+def test_bad_keys_are_refused(tmp_path: Path, blobs: LocalBlobStore, key: str) -> None:
+    (tmp_path / "x").write_bytes(b"outside")
+    (tmp_path / "b").write_bytes(b"outside")
+    blobs.put("a/b", b"inside")
+    before = files_under(tmp_path)
+
+    with pytest.raises(StorageError):
+        blobs.put(key, b"written")
+    with pytest.raises(StorageError) as caught:
+        blobs.get(key)
+    assert not isinstance(caught.value, BlobMissing)
+    with pytest.raises(StorageError):
+        blobs.delete(key)
+
+    assert files_under(tmp_path) == before
+
+
+# --- atomicity ------------------------------------------------------------------------------
+
+
+def test_put_leaves_no_temporary_file(blobs: LocalBlobStore, root: Path) -> None:
+    for i in range(5):
+        blobs.put(f"d/k{i}", b"x" * i)
+        blobs.put("d/k0", b"again")
+    assert temp_files(root) == []
+    assert sorted(p.name for p in (root / "d").iterdir()) == [f"k{i}" for i in range(5)]
+
+
+def test_sweep_removes_leftover_temporary_files(blobs: LocalBlobStore, root: Path) -> None:
+    blobs.put("x", b"blob")
+    blobs.put("x.tmp", b"a blob whose key ends in .tmp")
+    blobs.put("deep/er/k", b"deep")
+    leftovers = [root / ".x.tmp", root / ".x.0123456789ab.tmp", root / "deep/er/.k.abcdef.tmp"]
+    for path in leftovers:
+        path.write_bytes(b"partial")
+
+    assert blobs.sweep() == len(leftovers)
+    assert files_under(root) == {
+        "x": b"blob",
+        "x.tmp": b"a blob whose key ends in .tmp",
+        "deep/er/k": b"deep",
+    }
+    assert blobs.sweep() == 0
+
+
+class FailingOs:
+    """Stands in for the ``os`` module inside the blob store: one call fails with ``code``,
+    optionally after a number of successful calls (so a write can fail half-way)."""
+
+    def __init__(self, name: str, code: int, after: int = 0) -> None:
+        self.name, self.code, self.after = name, code, after
+
+    def __getattr__(self, attr: str) -> Any:
+        real = getattr(os, attr)
+        if attr != self.name:
+            return real
+
+        def failing(*args: Any) -> Any:
+            if self.after > 0:
+                self.after -= 1
+                if attr == "write":  # a short write: half of what was asked
+                    fd, data = args
+                    return real(fd, data[: max(1, len(data) // 2)])
+                return real(*args)
+            raise OSError(self.code, os.strerror(self.code))
+
+        return failing
+
+
+FAILURES = [
+    ("write", errno.ENOSPC, 0, StorageFull),
+    ("write", errno.ENOSPC, 1, StorageFull),
+    ("write", errno.EDQUOT, 0, StorageFull),
+    ("fsync", errno.ENOSPC, 0, StorageFull),
+    ("write", errno.EIO, 1, StorageError),
+    ("replace", errno.EIO, 0, StorageError),
+    ("open", errno.EACCES, 0, StorageError),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "code", "after", "raised"),
+    FAILURES,
+    ids=[f"{c}-{errno.errorcode[e]}-after{a}" for c, e, a, _ in FAILURES],
+)
+@pytest.mark.parametrize("existing", [True, False], ids=["overwrite", "new"])
+def test_failed_put_leaves_nothing_behind(
+    monkeypatch: pytest.MonkeyPatch,
+    blobs: LocalBlobStore,
+    root: Path,
+    call: str,
+    code: int,
+    after: int,
+    raised: type[StorageError],
+    existing: bool,
+) -> None:
+    if existing:
+        blobs.put("dir/key", b"previous value")
+    before = files_under(root)
+
+    monkeypatch.setattr(imagegate.storage.local, "os", FailingOs(call, code, after))
+    with pytest.raises(raised) as caught:
+        blobs.put("dir/key", b"new value " * 1000)
+    if raised is StorageError:
+        assert not isinstance(caught.value, StorageFull)
+    monkeypatch.undo()
+
+    assert files_under(root) == before
+    assert temp_files(root) == []
+    if existing:
+        assert blobs.get("dir/key") == b"previous value"
+    else:
+        with pytest.raises(BlobMissing):
+            blobs.get("dir/key")
