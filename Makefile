@@ -24,7 +24,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 run: install
-	@if [ ! -f $(DATA)/imagegate.db ]; then $(BIN)/imagegate init --data-dir $(DATA); fi
+	@if [ ! -f $(DATA)/imagegate.db ]; then $(BIN)/imagegate init --data-dir $(DATA) >/dev/null; fi
 	@echo "First account (also in $(DATA)/first-account.json):"
 	@cat $(DATA)/first-account.json 2>/dev/null || echo "  (not kept: see 'imagegate accounts list')"
 	@echo "API:       http://$(HOST):$(PORT)/accounts/<account_id>/images/v1   docs: http://$(HOST):$(PORT)/docs"
