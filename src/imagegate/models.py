@@ -54,9 +54,30 @@ class Scope(enum.StrEnum):
     EDIT = "edit"
 
 
+class OutputFormat(enum.StrEnum):
+    """What a variant asks for: ``auto`` negotiates from ``Accept``; the rest force a format."""
+
+    AUTO = "auto"
+    AVIF = "avif"
+    WEBP = "webp"
+    JPEG = "jpeg"
+    BASELINE_JPEG = "baseline-jpeg"
+    PNG = "png"
+    GIF = "gif"
+
+
+#: Gravity keywords; ``XxY`` focal points are written ``"0.25x0.75"``.
+GRAVITY_KEYWORDS = frozenset({"auto", "center", "left", "right", "top", "bottom"})
+
+
 @dataclass(frozen=True, slots=True)
 class VariantOptions:
-    """How to render a variant. ``None`` width/height means unconstrained on that axis."""
+    """How to render a variant. ``None`` width/height means unconstrained on that axis.
+
+    Named variants store these; flexible variants parse them from the URL. Defaults are
+    Cloudflare's: scale-down, quality 85, dpr 1, no sharpen or blur, animation kept,
+    metadata reduced to the copyright, format negotiated from ``Accept``.
+    """
 
     fit: Fit = Fit.SCALE_DOWN
     width: int | None = None
@@ -64,37 +85,58 @@ class VariantOptions:
     metadata: MetadataMode = MetadataMode.COPYRIGHT
     background: str = "#ffffff"
     browser_ttl: int | None = None
+    quality: int = 85
+    dpr: float = 1.0
+    sharpen: float = 0.0
+    blur: float = 0.0
+    gravity: str = "center"
+    format: OutputFormat = OutputFormat.AUTO
+    anim: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        """The Cloudflare-shaped ``options`` object; defaults beyond Cloudflare's are omitted."""
+        """The Cloudflare-shaped ``options`` object; settings left at their default are omitted
+        beyond Cloudflare's four (fit, metadata, width, height)."""
         data: dict[str, Any] = {"fit": self.fit.value, "metadata": self.metadata.value}
         if self.width is not None:
             data["width"] = self.width
         if self.height is not None:
             data["height"] = self.height
-        if self.background != "#ffffff":
-            data["background"] = self.background
-        if self.browser_ttl is not None:
-            data["browser_ttl"] = self.browser_ttl
+        for name, default in _OPTIONAL_DEFAULTS.items():
+            value = getattr(self, name)
+            if value != default:
+                data[name] = value.value if isinstance(value, enum.Enum) else value
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VariantOptions:
-        return cls(
-            fit=Fit(data.get("fit", Fit.SCALE_DOWN.value)),
-            width=data.get("width"),
-            height=data.get("height"),
-            metadata=MetadataMode(data.get("metadata", MetadataMode.COPYRIGHT.value)),
-            background=data.get("background", "#ffffff"),
-            browser_ttl=data.get("browser_ttl"),
-        )
+        values: dict[str, Any] = {k: data[k] for k in _FIELDS if k in data}
+        values["fit"] = Fit(values.get("fit", Fit.SCALE_DOWN.value))
+        values["metadata"] = MetadataMode(values.get("metadata", MetadataMode.COPYRIGHT.value))
+        values["format"] = OutputFormat(values.get("format", OutputFormat.AUTO.value))
+        return cls(**values)
 
     def cache_token(self) -> str:
-        """A stable string naming what the options render, for cache keys."""
-        return (
-            f"fit={self.fit.value},w={self.width or ''},h={self.height or ''},"
-            f"m={self.metadata.value},bg={self.background}"
+        """A stable string naming everything that affects the rendered bytes."""
+        return ",".join(
+            f"{name}={getattr(self, name)}" for name in _FIELDS if name != "browser_ttl"
         )
+
+
+_FIELDS = (
+    "fit", "width", "height", "metadata", "background", "browser_ttl", "quality", "dpr",
+    "sharpen", "blur", "gravity", "format", "anim",
+)  # fmt: skip
+_OPTIONAL_DEFAULTS: dict[str, Any] = {
+    "background": "#ffffff",
+    "browser_ttl": None,
+    "quality": 85,
+    "dpr": 1.0,
+    "sharpen": 0.0,
+    "blur": 0.0,
+    "gravity": "center",
+    "format": OutputFormat.AUTO,
+    "anim": True,
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,20 @@ class Settings(BaseSettings):
         32, ge=0, description="Renders that may wait; beyond this the answer is 503."
     )
 
+    # Caches and output
+    variant_cache_bytes: int = Field(
+        1024**3, ge=0, description="Disk bound of rendered variants (LRU); 0 turns it off."
+    )
+    memory_cache_bytes: int = Field(
+        64 * 1024**2, ge=0, description="Per-process memory bound of hot variants; 0 turns it off."
+    )
+    metadata_cache_ttl: float = Field(
+        1.0, ge=0, le=60, description="Seconds a worker may reuse what it read about an image."
+    )
+    avif_max_side: int = Field(
+        1200, ge=0, description="Largest output side encoded as AVIF; larger falls back to WebP."
+    )
+
     # Accounts
     default_image_quota: int = Field(100000, ge=0, description="Images allowed per account.")
 
