@@ -7,7 +7,7 @@ import pytest
 
 from harness import Server, serve_in_thread
 from imagegate.settings import Settings
-from imagegate.web.app import build_service
+from imagegate.web.app import build_core
 
 
 @pytest.fixture
@@ -19,10 +19,10 @@ def settings(tmp_path: Path) -> Settings:
 def server(settings: Settings) -> Iterator[Server]:
     """A real HTTP server on a loopback port, over a fresh store with one account."""
     settings.data_dir.mkdir(parents=True)
-    service = build_service(settings)
-    service.meta.migrate()
-    new = service.create_account("test")
-    with serve_in_thread(settings, service) as srv:
+    core = build_core(settings)
+    core.service.meta.migrate()
+    new = core.service.create_account("test")
+    with serve_in_thread(settings, core) as srv:
         srv.account_id = new.account.id
         srv.account_hash = new.account.hash
         srv.api_token = new.api_token

@@ -28,9 +28,8 @@ import httpx
 import pyvips
 import uvicorn
 
-from imagegate.service import Service
 from imagegate.settings import Settings
-from imagegate.web.app import build_service, create_app
+from imagegate.web.app import Core, build_core, create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("IMAGEGATE_SHARED_DIR", ROOT.parent / "shared"))
@@ -63,7 +62,7 @@ class Server:
     account_hash: str = ""
     api_token: str = ""
     signing_key: str = ""
-    service: Service | None = None
+    core: Core | None = None
 
     @property
     def images_url(self) -> str:
@@ -89,11 +88,11 @@ def init_store(data_dir: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def serve_in_thread(settings: Settings, service: Service | None = None) -> Iterator[Server]:
+def serve_in_thread(settings: Settings, core: Core | None = None) -> Iterator[Server]:
     port = free_port()
     settings = settings.model_copy(update={"port": port, "host": "127.0.0.1"})
-    service = service or build_service(settings)
-    app = create_app(settings, service)
+    core = core or build_core(settings)
+    app = create_app(settings, core)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -101,7 +100,7 @@ def serve_in_thread(settings: Settings, service: Service | None = None) -> Itera
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base)
-        yield Server(base, settings.data_dir, service=service)
+        yield Server(base, settings.data_dir, core=core)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -11,16 +11,16 @@ from harness import Server, jpeg, serve_in_thread
 from imagegate.service import NewAccount
 from imagegate.settings import Settings
 from imagegate.signing import sign_url
-from imagegate.web.app import build_service
+from imagegate.web.app import build_core
 
 
 @pytest.fixture
 def two(settings: Settings) -> Iterator[tuple[Server, NewAccount, NewAccount]]:
     settings.data_dir.mkdir(parents=True)
-    service = build_service(settings)
-    service.meta.migrate()
-    a, b = service.create_account("a"), service.create_account("b")
-    with serve_in_thread(settings, service) as srv:
+    core = build_core(settings)
+    core.service.meta.migrate()
+    a, b = core.service.create_account("a"), core.service.create_account("b")
+    with serve_in_thread(settings, core) as srv:
         yield srv, a, b
 
 

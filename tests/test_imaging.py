@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import struct
 import time
+import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Sequence
 
@@ -24,7 +25,7 @@ from imagegate.imaging import (
     probe,
     render,
 )
-from imagegate.models import Fit, Format, MetadataMode, VariantOptions
+from imagegate.models import Fit, Format, MetadataMode, OutputFormat, VariantOptions
 
 RED, GREEN, BLUE = (220, 20, 20), (20, 200, 20), (20, 20, 220)
 SVG = (
@@ -457,9 +458,29 @@ def test_default_output_format(
     assert render(samples[source], source, VariantOptions(width=60), output).format is expected
 
 
-def test_svg_returned_unchanged() -> None:
-    result = render(SVG, Format.SVG, VariantOptions(fit=CV, width=10, height=10))
-    assert (result.data, result.format, result.width, result.height) == (SVG, Format.SVG, 120, 80)
+def test_svg_sanitised_never_resized() -> None:
+    hostile = SVG.replace(b"<rect", b'<script>alert(1)</script><rect onclick="alert(2)"')
+    result = render(hostile, Format.SVG, VariantOptions(fit=CV, width=10, height=10, dpr=2))
+    assert (result.format, result.width, result.height) == (Format.SVG, 120, 80)
+    root = ET.fromstring(result.data)
+    assert [child.tag.rpartition("}")[2] for child in root] == ["rect"]
+    assert root[0].attrib == {"width": "120", "height": "80", "fill": "red"}
+    assert b"alert" not in result.data and b"<!--" not in result.data
+    assert probe(result.data) == Probe(Format.SVG, 120, 80, 1)
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b'<svg xmlns="http://www.w3.org/2000/svg"><g></svg>', CorruptImage),
+        (b'<svg xmlns="http://www.w3.org/2000/svg"><text>&xxe;</text></svg>', CorruptImage),
+        (b'<!DOCTYPE svg [<!ENTITY a "b">]><svg>&a;</svg>', UnsupportedFormat),
+    ],
+    ids=["malformed", "undeclared-entity", "internal-subset"],
+)
+def test_probe_refuses_hostile_svg(data: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        probe(data)
 
 
 @pytest.fixture(scope="module")
@@ -533,8 +554,318 @@ def test_render_refuses_oversize_output(small_jpeg: bytes) -> None:
         render(small_jpeg, Format.JPEG, options, limits=Limits(max_pixels=1_000_000))
 
 
-def test_processor_port(small_jpeg: bytes) -> None:
+@pytest.mark.parametrize(
+    ("output", "options", "expected", "progressive"),
+    [
+        (Format.JPEG, VariantOptions(width=30), Format.JPEG, False),  # under 50x50: baseline
+        (Format.JPEG, VariantOptions(width=90), Format.JPEG, True),
+        (
+            Format.JPEG,
+            VariantOptions(width=90, format=OutputFormat.BASELINE_JPEG),
+            Format.JPEG,
+            False,
+        ),
+        (Format.WEBP, VariantOptions(width=90, format=OutputFormat.WEBP), Format.WEBP, None),
+        (Format.AVIF, VariantOptions(width=90), Format.AVIF, None),
+        (None, VariantOptions(width=90), Format.JPEG, True),  # same as the source
+    ],
+)
+def test_processor_port(
+    small_jpeg: bytes,
+    output: Format | None,
+    options: VariantOptions,
+    expected: Format,
+    progressive: bool | None,
+) -> None:
     processor = Processor(Limits(max_side=1000))
     assert processor.probe(small_jpeg) == (Format.JPEG, 300, 200)
-    data, fmt = processor.render(small_jpeg, Format.JPEG, VariantOptions(width=30))
-    assert fmt is Format.JPEG and probe(data).width == 30
+    data, fmt = processor.render(small_jpeg, Format.JPEG, options, output)
+    assert fmt is expected and probe(data).format is expected and probe(data).width == options.width
+    if progressive is not None:
+        assert jpeg_is_progressive(data) is progressive
+
+
+# --- Cloudflare options: dpr, quality, sharpen, blur, gravity, anim, output formats -----------
+
+
+def photo(width: int, height: int) -> pyvips.Image:
+    """Soft noise in three bands: texture with real high frequencies, like a photograph."""
+    planes = [pyvips.Image.gaussnoise(width, height, mean=128, sigma=45, seed=i) for i in (1, 2, 3)]
+    return planes[0].bandjoin(planes[1:]).gaussblur(1.2).cast("uchar").copy(interpretation="srgb")
+
+
+def detail(image: pyvips.Image) -> float:
+    """High-frequency energy: mean absolute difference between horizontal neighbours."""
+    grey = image.colourspace("b-w")[0].cast("float")
+    w, h = grey.width, grey.height
+    return float((grey.crop(1, 0, w - 1, h) - grey.crop(0, 0, w - 1, h)).abs().avg())
+
+
+def jpeg_is_progressive(data: bytes) -> bool:
+    """From libvips' ``interlaced`` field, cross-checked with the SOF marker (C2 vs C0)."""
+    image = load(data)
+    interlaced = bool(image.get("interlaced")) if image.get_typeof("interlaced") else False
+    assert (b"\xff\xc2" in data) is interlaced and (b"\xff\xc0" in data) is not interlaced
+    return interlaced
+
+
+def everywhere(image: pyvips.Image, colour: Sequence[int]) -> bool:
+    """The colour at the four corners and the centre."""
+    w, h = image.width - 1, image.height - 1
+    points = [(1, 1), (w - 1, 1), (1, h - 1), (w - 1, h - 1), (w // 2, h // 2)]
+    return all(near(image(x, y), colour) for x, y in points)
+
+
+@pytest.fixture(scope="module")
+def photo_jpeg() -> bytes:
+    return bytes(photo(600, 400).jpegsave_buffer(Q=95))
+
+
+@pytest.fixture(scope="module")
+def stripes() -> dict[str, bytes]:
+    """900x100 red | green | blue side by side, and the same turned upright (red on top)."""
+    wide = bands(900, 100)
+    return {"wide": bytes(wide.pngsave_buffer()), "tall": bytes(wide.rot90().pngsave_buffer())}
+
+
+DPR_RENDER = [
+    (BIG, S, (300, None), 2.0, (600, 400)),
+    (BIG, S, (800, None), 2.0, (1200, 800)),  # scale-down: not beyond the source
+    (SMALL, S, (200, None), 2.0, (300, 200)),
+    (SMALL, C, (300, None), 2.0, (600, 400)),  # contain may enlarge
+    (BIG, CV, (100, 100), 2.0, (200, 200)),
+    (SMALL, CR, (200, 200), 2.0, (300, 200)),  # crop: not beyond the source either
+    (BIG, P, (100, 100), 1.5, (150, 150)),
+]
+
+
+@pytest.mark.parametrize(("source", "fit", "box", "dpr", "size"), DPR_RENDER)
+def test_dpr_multiplies_output_size(
+    big_jpeg: bytes,
+    small_jpeg: bytes,
+    source: str,
+    fit: Fit,
+    box: tuple[int, int | None],
+    dpr: float,
+    size: tuple[int, int],
+) -> None:
+    data = big_jpeg if source == BIG else small_jpeg
+    options = VariantOptions(fit=fit, width=box[0], height=box[1], dpr=dpr)
+    result = render(data, Format.JPEG, options, Format.JPEG)
+    assert (result.width, result.height) == size
+    assert probe(result.data) == Probe(Format.JPEG, *size, 1)
+
+
+@pytest.mark.parametrize("output", [Format.JPEG, Format.WEBP, Format.AVIF])
+def test_lower_quality_is_smaller(photo_jpeg: bytes, output: Format) -> None:
+    low, high = (
+        render(photo_jpeg, Format.JPEG, VariantOptions(width=300, quality=q), output)
+        for q in (30, 90)
+    )
+    assert probe(low.data) == probe(high.data) == Probe(output, 300, 200, 1)
+    assert len(low.data) < 0.8 * len(high.data)
+
+
+# (sharpen, blur, how the detail compares with the plain resize)
+FILTERS = [
+    (0, 0, 1.0, 1.0),
+    (1, 0, 1.02, 1.6),
+    (10, 0, 1.3, 4.0),
+    (0, 2, 0.2, 0.9),
+    (0, 40, 0.0, 0.1),
+    (10, 40, 0.0, 0.2),  # blur comes last
+]
+
+
+@pytest.mark.parametrize(("sharpen", "blur", "low", "high"), FILTERS)
+def test_sharpen_and_blur_change_the_detail(
+    photo_jpeg: bytes, sharpen: float, blur: float, low: float, high: float
+) -> None:
+    def rendered(options: VariantOptions) -> pyvips.Image:
+        return load(render(photo_jpeg, Format.JPEG, options, Format.PNG).data)
+
+    plain = rendered(VariantOptions(width=300))
+    out = rendered(VariantOptions(width=300, sharpen=sharpen, blur=blur))
+    assert (out.width, out.height) == (300, 200)
+    ratio = detail(out) / detail(plain)
+    assert low <= ratio <= high
+    assert abs(out.avg() - plain.avg()) < 3  # filters move detail, not brightness
+
+
+def test_blur_premultiplies_alpha(alpha_png: bytes) -> None:
+    out = load(render(alpha_png, Format.PNG, VariantOptions(blur=20), Format.PNG).data)
+    assert out.bands == 4 and out(5, 50)[3] < 10 and out(195, 50)[3] > 245
+    edge = out(100, 50)
+    assert 60 < edge[3] < 200 and near(edge[:3], GREEN, 12)  # no dark fringe from the clear side
+
+
+def test_filters_apply_to_every_frame(gif2: bytes) -> None:
+    result = render(gif2, Format.GIF, VariantOptions(width=60, blur=6, sharpen=3), Format.GIF)
+    assert probe(result.data) == Probe(Format.GIF, 60, 40, 2)
+    strip = pyvips.Image.new_from_buffer(result.data, "n=-1")
+    assert near(strip(30, 20), RED) and near(strip(30, 60), BLUE)
+
+
+# (image, fit, gravity, colour everywhere in the 100x100 result)
+GRAVITY = [
+    ("wide", CV, "center", GREEN),
+    ("wide", CV, "left", RED),
+    ("wide", CV, "right", BLUE),
+    ("wide", CV, "top", GREEN),  # nothing to crop vertically
+    ("wide", CR, "left", RED),
+    ("wide", CR, "right", BLUE),
+    ("wide", CV, "0.17x0.5", RED),  # centred at x=153: window 103..203
+    ("wide", CV, "0.83x0.2", BLUE),
+    ("wide", CV, "0x0", RED),  # clamped to the image
+    ("wide", CV, "1x1", BLUE),
+    ("tall", CV, "top", RED),
+    ("tall", CV, "bottom", BLUE),
+    ("tall", CV, "center", GREEN),
+    ("tall", CR, "0.5x0.9", BLUE),
+    ("tall", CV, "left", GREEN),
+]
+
+
+@pytest.mark.parametrize(("shape", "fit", "gravity", "colour"), GRAVITY)
+def test_gravity_places_the_crop(
+    stripes: dict[str, bytes], shape: str, fit: Fit, gravity: str, colour: tuple[int, int, int]
+) -> None:
+    options = VariantOptions(fit=fit, width=100, height=100, gravity=gravity)
+    result = render(stripes[shape], Format.PNG, options)
+    out = load(result.data)
+    assert (out.width, out.height) == (100, 100)
+    assert everywhere(out, colour)
+
+
+@pytest.mark.parametrize("patch_x", [40, 300, 520])
+@pytest.mark.parametrize("gravity", ["auto", "center"])
+def test_auto_gravity_finds_the_interesting_part(patch_x: int, gravity: str) -> None:
+    patch = bands(40, 40).bandjoin(255).cast("uchar")[:3]
+    stripes_ = solid(40, 40, (255, 230, 0)).insert(patch.crop(0, 0, 13, 40), 0, 0)
+    image = solid(600, 200, (128, 128, 128)).insert(stripes_, patch_x, 80)
+    options = VariantOptions(fit=CV, width=200, height=200, gravity=gravity)
+    out = load(render(bytes(image.pngsave_buffer()), Format.PNG, options).data)
+    assert (out.width, out.height) == (200, 200)
+    found = (out[0] - out[2]).max() > 150  # the saturated patch is in the crop
+    assert found is (gravity == "auto" or 200 <= patch_x <= 360)
+
+
+@pytest.mark.parametrize("gravity", ["left", "0x0", "auto", "bottom"])
+def test_pad_ignores_gravity(big_jpeg: bytes, gravity: str) -> None:
+    options = VariantOptions(fit=P, width=600, height=600, gravity=gravity)
+    out = load(render(big_jpeg, Format.JPEG, options).data)
+    assert near(out(300, 50), (255, 255, 255), 8) and near(out(300, 550), (255, 255, 255), 8)
+    assert near(out(5, 300), RED) and near(out(300, 300), GREEN) and near(out(594, 300), BLUE)
+
+
+def test_auto_gravity_on_an_animation(gif2: bytes) -> None:
+    options = VariantOptions(fit=CV, width=50, height=50, gravity="auto")
+    assert probe(render(gif2, Format.GIF, options).data) == Probe(Format.GIF, 50, 50, 2)
+
+
+@pytest.mark.parametrize("output", [Format.GIF, Format.WEBP])
+@pytest.mark.parametrize("source", [Format.GIF, Format.WEBP])
+def test_anim_false_keeps_the_first_frame(
+    animations: dict[Format, bytes], source: Format, output: Format
+) -> None:
+    options = VariantOptions(width=60, anim=False)
+    result = render(animations[source], source, options, output)
+    assert probe(result.data) == Probe(output, 60, 40, 1)
+    assert near(load(result.data)(30, 20), RED)
+
+
+# gif2 is 120x80 x 2 frames = 19,200 pixels of animation.
+# (area limit, anim, output, expected format, frame size, frames, untouched?)
+ANIMATION_LIMIT = [
+    (19_199, True, Format.GIF, Format.GIF, (120, 80), 2, True),
+    (19_199, True, Format.WEBP, Format.GIF, (120, 80), 2, True),  # not even re-encoded
+    (19_199, False, Format.GIF, Format.GIF, (30, 30), 1, False),  # one frame: cheap, resized
+    (19_199, True, Format.PNG, Format.PNG, (30, 30), 1, False),  # a still: first frame
+    (19_200, True, Format.GIF, Format.GIF, (30, 30), 2, False),  # at the limit: resized
+]
+
+
+@pytest.mark.parametrize(
+    ("limit", "anim", "output", "fmt", "size", "frames", "untouched"), ANIMATION_LIMIT
+)
+def test_big_animations_are_delivered_untransformed(
+    gif2: bytes,
+    limit: int,
+    anim: bool,
+    output: Format,
+    fmt: Format,
+    size: tuple[int, int],
+    frames: int,
+    untouched: bool,
+) -> None:
+    options = VariantOptions(fit=CV, width=30, height=30, blur=4, anim=anim)
+    limits = Limits(max_animation_pixels=limit)
+    result = render(gif2, Format.GIF, options, output, limits=limits)
+    assert (result.format, (result.width, result.height)) == (fmt, size)
+    assert probe(result.data) == Probe(fmt, *size, frames)
+    assert (result.data == gif2) is untouched  # the original bytes, not a re-encode
+
+
+def test_animation_over_the_pixel_limit_is_still_refused(gif2: bytes) -> None:
+    with pytest.raises(ImageTooLarge):
+        render(gif2, Format.GIF, VariantOptions(), Format.GIF, limits=Limits(max_pixels=19_199))
+
+
+@pytest.mark.parametrize(
+    ("options", "baseline", "progressive"),
+    [
+        (VariantOptions(width=300), False, True),
+        (VariantOptions(width=300), True, False),
+        (VariantOptions(width=300, format=OutputFormat.BASELINE_JPEG), False, False),
+        (VariantOptions(width=40), False, False),  # 40x27: under 50x50
+        (VariantOptions(width=300, height=40, fit=CV), False, True),  # 12,000 pixels
+    ],
+)
+def test_jpeg_progressive_or_baseline(
+    big_jpeg: bytes, options: VariantOptions, baseline: bool, progressive: bool
+) -> None:
+    result = render(big_jpeg, Format.JPEG, options, Format.JPEG, baseline=baseline)
+    assert probe(result.data).format is Format.JPEG
+    assert jpeg_is_progressive(result.data) is progressive
+
+
+@pytest.mark.parametrize("source", [Format.JPEG, Format.PNG, Format.GIF, Format.WEBP])
+@pytest.mark.parametrize("output", [Format.AVIF, Format.WEBP])
+def test_modern_outputs_from_every_source(
+    samples: dict[Format, bytes], source: Format, output: Format
+) -> None:
+    options = VariantOptions(fit=CV, width=40, height=40, anim=False)
+    result = render(samples[source], source, options, output)
+    assert probe(result.data) == Probe(output, 40, 40, 1)
+    assert near(load(result.data)(20, 20), RED if source is Format.GIF else GREEN)
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"quality": 0},
+        {"quality": 1000},
+        {"dpr": NAN},
+        {"dpr": INF},
+        {"dpr": -1.0},
+        {"sharpen": NAN},
+        {"sharpen": 1e9},
+        {"blur": NAN},
+        {"blur": 1e9},
+        {"blur": -3.0},
+        {"gravity": "nonsense"},
+        {"gravity": "9x-9"},
+        {"gravity": ""},
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize("output", [Format.JPEG, Format.AVIF])
+def test_odd_option_values_never_crash(
+    small_jpeg: bytes, odd: dict[str, object], output: Format
+) -> None:
+    options = VariantOptions(fit=CV, width=50, height=50, **odd)  # type: ignore[arg-type]
+    result = render(small_jpeg, Format.JPEG, options, output)
+    assert probe(result.data) == Probe(output, 50, 50, 1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from imagegate import ids
 from imagegate.models import Account, Format, Image, SigningKey, Variant, VariantOptions
 from imagegate.service import Service
 from imagegate.settings import Settings
-from imagegate.web.app import build_service
+from imagegate.web.app import build_core
 from workerd import WorkerdUnavailable, sign_with_worker
 
 VECTORS = [json.loads(line) for line in (SHARED / "interop" / "vectors.jsonl").open()]
@@ -64,8 +65,8 @@ def _seed_image(service: Service, account: Account, image_id: str, data: bytes) 
 def vector_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A store holding each vector's account hash, key, image and variant."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("vectors"))
-    service = build_service(settings)
-    service.clock = Clock(0.0)
+    core = build_core(settings, clock=Clock(0.0))
+    service = core.service
     service.meta.migrate()
     data = jpeg(320, 240)
     accounts: dict[str, Account] = {}
@@ -76,7 +77,9 @@ def vector_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         account_hash, image_id, variant = parts[1], unquote("/".join(parts[2:-1])), parts[-1]
         account = accounts.get(account_hash)
         if account is None:
-            account = Account(ids.new_account_id(), account_hash, "vectors", EPOCH)
+            account = Account(
+                ids.new_account_id(), account_hash, "vectors", EPOCH, flexible_variants=True
+            )
             service.meta.create_account(account)
             accounts[account_hash] = account
         service.meta.put_key(account.id, SigningKey(f"k{n}", vector["key"], EPOCH))
@@ -85,7 +88,7 @@ def vector_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         if "=" not in variant and service.meta.get_variant(account.id, variant) is None:
             options = VariantOptions(width=100, height=100)
             service.meta.create_variant(account.id, Variant(variant, options))
-    with serve_in_thread(settings, service) as srv:
+    with serve_in_thread(settings, core) as srv:
         yield srv
 
 
@@ -100,12 +103,11 @@ def _flexible(vector: dict) -> bool:
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["signed"][-12:] for v in VECTORS])
 def test_published_vector_is_served(vector_server: Server, vector: dict) -> None:
-    if _flexible(vector):
-        pytest.xfail("flexible variants arrive with the image pipeline")
     r = raw_request(vector_server.base_url, _target(vector["signed"]))
     assert r.status == 200, r.text
     assert r.headers["content-type"] == "image/jpeg"
-    assert dimensions(r.body) == (100, 75)
+    # Named variants fit 100x100; the flexible one asks for w=400,fit=cover (no height).
+    assert dimensions(r.body) == ((400, 300) if _flexible(vector) else (100, 75))
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["signed"][-12:] for v in VECTORS])
@@ -136,11 +138,9 @@ WORKER_IDS = ["products/shoes/café.jpg", "a/b/c/d", "ünï/çødé photo.jpg", 
 @pytest.fixture
 def worker_server(tmp_path: Path) -> Iterator[tuple[Server, Clock]]:
     settings = Settings(data_dir=tmp_path / "data")
-    service = build_service(settings)
-    import time
-
     clock = Clock(time.time())
-    service.clock = clock
+    core = build_core(settings, clock=clock)
+    service = core.service
     service.meta.migrate()
     new = service.create_account("worker")
     for image_id in WORKER_IDS:
@@ -148,7 +148,7 @@ def worker_server(tmp_path: Path) -> Iterator[tuple[Server, Clock]]:
     service.create_variant(
         new.account, Variant("preview", VariantOptions(width=32, height=32), True)
     )
-    with serve_in_thread(settings, service) as srv:
+    with serve_in_thread(settings, core) as srv:
         srv.account_id, srv.account_hash = new.account.id, new.account.hash
         srv.api_token, srv.signing_key = new.api_token, new.signing_key
         yield srv, clock

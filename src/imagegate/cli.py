@@ -60,9 +60,9 @@ def _settings(data_dir: Path | None, **overrides: Any) -> Settings:
 
 
 def _service(settings: Settings) -> Service:
-    from imagegate.web.app import build_service
+    from imagegate.web.app import build_core
 
-    service = build_service(settings)
+    service = build_core(settings).service
     service.meta.migrate()
     return service
 

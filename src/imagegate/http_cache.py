@@ -1,4 +1,4 @@
-"""Caching headers for delivered images. Pure."""
+"""Caching headers for delivered images: Cache-Control, ETag and conditional GET. Pure."""
 
 from __future__ import annotations
 
@@ -16,3 +16,18 @@ def cache_control(*, private: bool, browser_ttl: int, exp: int | None, now: int)
     if exp is None:
         return f"private, max-age={browser_ttl}"
     return f"private, max-age={max(0, min(browser_ttl, exp - now))}"
+
+
+def etag_for(digest: str) -> str:
+    """A strong validator from the digest that names the rendered bytes."""
+    return f'"{digest[:32]}"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether ``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110 asks for GET)."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    bare = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == bare for tag in if_none_match.split(","))

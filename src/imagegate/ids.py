@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import secrets
 import uuid
@@ -51,6 +52,11 @@ def new_api_token() -> str:
 
 def new_token_id() -> str:
     return secrets.token_hex(8)
+
+
+def image_digest(image_id: str) -> str:
+    """SHA-256 of an image id: a fixed-size name for it in indexes and cache paths."""
+    return hashlib.sha256(image_id.encode("utf-8")).hexdigest()
 
 
 def custom_id_problem(image_id: str) -> str | None:

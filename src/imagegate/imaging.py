@@ -3,26 +3,70 @@
 Two entry points, both synchronous (callers run them in a worker thread):
 
 - :func:`probe` sniffs the format from the magic bytes and reads only the header, so a
-  100-megapixel upload is measured and refused without a single pixel being decoded.
-- :func:`render` runs a small pipeline of steps (resize, colour, crop, pad, flatten, metadata,
-  encode) over a :class:`_Job`. Later options (dpr, gravity, sharpen...) slot in as more steps.
+  100-megapixel upload is measured and refused without a single pixel being decoded. An SVG
+  must also pass the sanitiser's parse (:mod:`imagegate.svg`), so a hostile one is refused.
+- :func:`render` runs a pipeline of steps over a :class:`_Job`: shrink-on-load resize, sRGB,
+  crop (gravity), sharpen/blur, pad, flatten, metadata, encode. The caller picks the output
+  format; SVG is never resized, only sanitised.
 
-The fit geometry is a pure function, :func:`plan_geometry`; libvips only executes its answer.
+The numbers come from the pure :mod:`imagegate.render_plan`; libvips only executes them:
+
+- ``dpr`` (clamped to 0..2) multiplies width and height before the fit is planned, so
+  ``scale-down`` and ``crop`` still never enlarge past the source.
+- ``quality`` 1..100 is libvips' Q for JPEG and WebP. AVIF maps it piecewise onto AV1's Q
+  (1..85 onto 1..60, 85..100 onto 60..100: Q 60 looks like JPEG 85) at effort 2 for speed.
+- ``sharpen`` 0..10 is an unsharp mask after resizing: sigma = 0.5 + 0.15 x value,
+  m2 = 0.6 x value, m1 = 0.1 x value; 0 is off.
+- ``blur`` 1..250 is a gaussian blur after resizing with sigma = value / 2 (alpha
+  premultiplied, so transparent pixels do not bleed colour); 0 is off.
+- ``gravity`` places the ``cover``/``crop`` window: ``auto`` centres it on libvips'
+  attention point (of the first frame for animations), the sides push it to that edge,
+  ``XxY`` centres it on that point, clamped to the image. ``pad`` ignores gravity.
+- JPEG is progressive, but baseline for ``baseline`` (``format=baseline-jpeg``) and for
+  outputs under 50x50 or over 3000x3000 pixels in area.
+- ``anim=false`` keeps the first frame only. An animation kept whole whose frames sum to
+  over ``Limits.max_animation_pixels`` (50 MP) is returned as the original bytes, untouched.
+
 Every ``pyvips.Error`` is turned into :class:`~imagegate.errors.CorruptImage`.
 """
 
 from __future__ import annotations
 
-import re
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pyvips
 
-from imagegate.errors import BadRequest, CorruptImage, ImageTooLarge, UnsupportedFormat
-from imagegate.models import Fit, Format, MetadataMode, VariantOptions
+from imagegate import svg
+from imagegate.errors import CorruptImage, ImageTooLarge, UnsupportedFormat
+from imagegate.image_bytes import detect_format, exif_copyright, exif_with_copyright
+from imagegate.models import Format, MetadataMode, OutputFormat, VariantOptions
+from imagegate.render_plan import (
+    Geometry,
+    avif_quality,
+    blur_sigma,
+    crop_window,
+    encoder_quality,
+    focal_point,
+    parse_colour,
+    plan_geometry,
+    progressive_jpeg,
+    sharpen_settings,
+)
+
+__all__ = [
+    "Geometry",
+    "Limits",
+    "Probe",
+    "Processor",
+    "Rendered",
+    "detect_format",
+    "parse_colour",
+    "plan_geometry",
+    "probe",
+    "render",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +81,7 @@ class Probe:
 class Limits:
     max_side: int = 12000
     max_pixels: int = 100_000_000  # summed over all frames of an animation
+    max_animation_pixels: int = 50_000_000  # above: an animation is served untransformed
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,56 +90,6 @@ class Rendered:
     format: Format
     width: int
     height: int  # of one frame
-
-
-@dataclass(frozen=True, slots=True)
-class Geometry:
-    """What a fit mode asks for: the resized image, then the canvas it is cropped or padded to."""
-
-    scaled_width: int
-    scaled_height: int
-    width: int
-    height: int
-
-
-# --- Format detection -------------------------------------------------------------------------
-
-_AVIF_BRANDS = frozenset({b"avif", b"avis"})
-_HEVC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"})
-_HEIF_BRANDS = _HEVC_BRANDS | {b"mif1", b"msf1"}  # plain HEIF: HEVC unless it says AVIF
-_SVG_ROOT = re.compile(
-    rb"\s*(?:<\?xml[^>]*>\s*)?(?:(?:<!--.*?-->|<!DOCTYPE\s+svg[^>\[]*>)\s*)*<svg[\s>/:]",
-    re.DOTALL,
-)
-
-
-def detect_format(data: bytes) -> Format | None:
-    """The format named by the file's magic bytes (SVG: an ``<svg`` root in the first KB)."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return Format.JPEG
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return Format.PNG
-    if data.startswith((b"GIF87a", b"GIF89a")):
-        return Format.GIF
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return Format.WEBP
-    if data[4:8] == b"ftyp":
-        return _isobmff_format(data)
-    head = data[:1024].removeprefix(b"\xef\xbb\xbf")
-    if _SVG_ROOT.match(head):
-        return Format.SVG
-    return None
-
-
-def _isobmff_format(data: bytes) -> Format | None:
-    box_size = int.from_bytes(data[:4], "big")
-    major = data[8:12]
-    brands = [major] + [data[i : i + 4] for i in range(16, min(box_size, len(data), 256) - 3, 4)]
-    if major in _HEVC_BRANDS:
-        return Format.HEIC
-    if major in _AVIF_BRANDS or _AVIF_BRANDS.intersection(brands):
-        return Format.AVIF
-    return Format.HEIC if _HEIF_BRANDS.intersection(brands) else None
 
 
 # --- Probe ------------------------------------------------------------------------------------
@@ -113,13 +108,16 @@ _DEFAULT_LIMITS = Limits()
 
 
 def probe(data: bytes, limits: Limits = _DEFAULT_LIMITS) -> Probe:
-    """Detect the format and read the header only. SVG is vector, so ``limits`` skip it."""
+    """Detect the format and read the header only. An SVG is measured after sanitising (so a
+    malformed or entity-laden one is a :class:`CorruptImage`); being vector, it skips
+    ``limits``."""
     fmt = detect_format(data)
     if fmt is None:
         raise UnsupportedFormat()
+    if fmt is Format.SVG:
+        return _probe_header(svg.sanitize(data), fmt)
     result = _probe_header(data, fmt)
-    if fmt is not Format.SVG:
-        _check_limits(result.width, result.height, result.frames, limits)
+    _check_limits(result.width, result.height, result.frames, limits)
     return result
 
 
@@ -141,50 +139,11 @@ def _check_limits(width: int, height: int, frames: int, limits: Limits) -> None:
         raise ImageTooLarge()
 
 
-# --- Geometry (pure) --------------------------------------------------------------------------
-
-
-def plan_geometry(src_width: int, src_height: int, options: VariantOptions) -> Geometry:
-    """Resolve a fit mode against an upright source size.
-
-    A missing width or height leaves that axis unconstrained: the size follows the aspect
-    ratio, so ``cover`` acts like ``contain`` and ``crop`` like ``scale-down``, and ``pad`` adds
-    no border on that axis. No width and no height means no resize.
-    """
-    box_w, box_h, fit = options.width, options.height, options.fit
-    ratios = [box / size for box, size in ((box_w, src_width), (box_h, src_height)) if box]
-    if not ratios:
-        return Geometry(src_width, src_height, src_width, src_height)
-    covers = fit in (Fit.COVER, Fit.CROP)
-    scale = max(ratios) if covers else min(ratios)
-    if fit in (Fit.SCALE_DOWN, Fit.CROP):
-        scale = min(scale, 1.0)
-    scaled_w = max(1, int(src_width * scale + 0.5))
-    scaled_h = max(1, int(src_height * scale + 0.5))
-    width, height = scaled_w, scaled_h
-    if fit in (Fit.COVER, Fit.PAD):
-        width, height = box_w or scaled_w, box_h or scaled_h
-    elif fit is Fit.CROP:
-        width, height = min(box_w or scaled_w, scaled_w), min(box_h or scaled_h, scaled_h)
-    return Geometry(scaled_w, scaled_h, width, height)
-
-
-def parse_colour(value: str) -> tuple[int, int, int]:
-    """``#rgb`` or ``#rrggbb`` to an RGB triple; anything else is a :class:`BadRequest`."""
-    match = re.fullmatch(r"#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})", value.strip())
-    if match is None:
-        raise BadRequest(f"Invalid background colour: {value!r}")
-    digits = match.group(1)
-    if len(digits) == 3:
-        digits = "".join(c * 2 for c in digits)
-    r, g, b = (int(digits[i : i + 2], 16) for i in (0, 2, 4))
-    return r, g, b
-
-
 # --- Render pipeline --------------------------------------------------------------------------
 
 _OUTPUTS = frozenset({Format.JPEG, Format.PNG, Format.GIF, Format.WEBP, Format.AVIF})
 _ANIMATED = frozenset({Format.GIF, Format.WEBP})
+_PREVIEW = 400  # side of the preview that auto gravity studies
 
 
 @dataclass(slots=True)
@@ -197,6 +156,7 @@ class _Job:
     background: tuple[int, int, int]
     geometry: Geometry
     animated: bool  # frames kept: a strip of ``page-height`` tall frames
+    progressive: bool  # JPEG only
     image: Any = None
     keep: int = 0
 
@@ -207,34 +167,46 @@ def render(
     options: VariantOptions,
     output: Format | None = None,
     *,
+    baseline: bool = False,
     limits: Limits = _DEFAULT_LIMITS,
 ) -> Rendered:
     """Resize ``data`` (stored as ``source``) per ``options`` and encode it as ``output``.
 
-    ``output`` None keeps the source format (HEIC and AVIF sources become JPEG). SVG is
-    returned unchanged. ``limits`` bound the source and the output, frames included.
+    ``output`` None keeps the source format (HEIC and AVIF sources become JPEG). ``baseline``
+    (or ``options.format`` ``baseline-jpeg``) makes JPEG non-progressive. An SVG comes back
+    sanitised and never resized. ``limits`` bound the source, the resized image and the
+    output, frames included; an animation kept whole that is over
+    ``limits.max_animation_pixels`` comes back as the original bytes.
     """
     detected = detect_format(data)
     if detected is None:
         raise UnsupportedFormat()
     if detected is not source:
         raise CorruptImage(f"The image is {detected.value}, not {source.value}")
-    header = _probe_header(data, source)
     if source is Format.SVG:
-        return Rendered(data, Format.SVG, header.width, header.height)
+        clean = svg.sanitize(data)
+        header = _probe_header(clean, source)
+        return Rendered(clean, Format.SVG, header.width, header.height)
+    header = _probe_header(data, source)
     _check_limits(header.width, header.height, header.frames, limits)
     out = output or (Format.JPEG if source in (Format.HEIC, Format.AVIF) else source)
     if out not in _OUTPUTS:
         raise UnsupportedFormat(f"Cannot encode {out.value}")
+    animated = options.anim and header.frames > 1 and source in _ANIMATED and out in _ANIMATED
+    if animated and header.width * header.height * header.frames > limits.max_animation_pixels:
+        return Rendered(data, source, header.width, header.height)
     geometry = plan_geometry(header.width, header.height, options)
-    animated = header.frames > 1 and source in _ANIMATED and out in _ANIMATED
     frames = header.frames if animated else 1
+    _check_limits(geometry.scaled_width, geometry.scaled_height, frames, limits)
     _check_limits(geometry.width, geometry.height, frames, limits)
-    job = _Job(data, out, options, parse_colour(options.background), geometry, animated)
+    baseline = baseline or options.format is OutputFormat.BASELINE_JPEG
+    progressive = progressive_jpeg(geometry.width, geometry.height, baseline)
+    background = parse_colour(options.background)
+    job = _Job(data, out, options, background, geometry, animated, progressive)
     try:
         for step in _STEPS:
             step(job)
-        encoded: bytes = _ENCODERS[out](job.image, job.keep)
+        encoded: bytes = _ENCODERS[out](job)
     except pyvips.Error as exc:
         raise CorruptImage() from exc
     return Rendered(encoded, out, geometry.width, geometry.height)
@@ -250,23 +222,71 @@ def _resize(job: _Job) -> None:
 
 
 def _to_srgb(job: _Job) -> None:
+    job.image = _srgb(job.image)
+
+
+def _srgb(image: Any) -> Any:
     """8-bit sRGB out, whatever came in (CMYK, grey, 16-bit, an embedded wide-gamut profile)."""
-    image = job.image
     if image.get_typeof("icc-profile-data"):
         image = image.icc_transform("srgb", embedded=True)
     if image.interpretation != "srgb":
         image = image.colourspace("srgb")
     if image.format != "uchar":
         image = image.cast("uchar")
-    job.image = image
+    return image
 
 
 def _crop(job: _Job) -> None:
+    """Cut the ``cover``/``crop`` window where ``gravity`` says (``pad`` never gets here)."""
     g = job.geometry
     if g.width > g.scaled_width or g.height > g.scaled_height or _unchanged(g):
         return
-    left, top = (g.scaled_width - g.width) // 2, (g.scaled_height - g.height) // 2
+    focus = focal_point(job.options.gravity)
+    if focus is None:
+        focus = _attention(job)
+    left, top = crop_window(g, focus)
     job.image = _per_frame(job, lambda frame: frame.crop(left, top, g.width, g.height))
+
+
+def _attention(job: _Job) -> tuple[float, float]:
+    """libvips' attention point (edges, skin tones, saturation) of the first frame.
+
+    It is found on a small preview decoded apart, since the scaled image may be streamed
+    from a sequential decoder that cannot be read twice, and need not be held in memory.
+    """
+    g = job.geometry
+    preview = _srgb(
+        pyvips.Image.thumbnail_buffer(
+            job.data, _PREVIEW, height=_PREVIEW, size="down", option_string="fail_on=error"
+        )
+    )
+    width = min(preview.width, max(1, round(g.width * preview.width / g.scaled_width)))
+    height = min(preview.height, max(1, round(g.height * preview.height / g.scaled_height)))
+    _, found = preview.smartcrop(
+        width, height, interesting="attention", attention_x=True, attention_y=True
+    )
+    return found["attention_x"] / preview.width, found["attention_y"] / preview.height
+
+
+def _filters(job: _Job) -> None:
+    """``sharpen`` then ``blur``, on the cropped image and before any padding."""
+    sharpen = sharpen_settings(job.options.sharpen)
+    sigma = blur_sigma(job.options.blur)
+    if sharpen is None and sigma is None:
+        return
+
+    def apply(frame: Any) -> Any:
+        if sharpen is not None:
+            frame = frame.sharpen(sigma=sharpen.sigma, m1=sharpen.m1, m2=sharpen.m2)
+        if sigma is not None:
+            if frame.hasalpha():
+                blurred = frame.premultiply().gaussblur(sigma).unpremultiply()
+                frame = blurred.cast("uchar").copy(interpretation="srgb")
+            else:
+                frame = frame.gaussblur(sigma)
+        return frame
+
+    job.image = _per_frame(job, apply)
 
 
 def _pad(job: _Job) -> None:
@@ -300,10 +320,10 @@ def _metadata(job: _Job) -> None:
     for name in image.get_fields():
         if name.startswith("exif-") or name in ("xmp-data", "iptc-data"):
             image.remove(name)
-    notice = _exif_copyright(exif) if mode is MetadataMode.COPYRIGHT else None
+    notice = exif_copyright(exif) if mode is MetadataMode.COPYRIGHT else None
     job.keep = keep.NONE
     if notice:
-        image.set_type(pyvips.GValue.blob_type, "exif-data", _exif_with_copyright(notice))
+        image.set_type(pyvips.GValue.blob_type, "exif-data", exif_with_copyright(notice))
         job.keep = keep.EXIF
     job.image = image
 
@@ -325,54 +345,34 @@ def _per_frame(job: _Job, op: Callable[[Any], Any]) -> Any:
     return joined
 
 
-_STEPS: tuple[Callable[[_Job], None], ...] = (_resize, _to_srgb, _crop, _pad, _flatten, _metadata)
+_STEPS: tuple[Callable[[_Job], None], ...] = (
+    _resize, _to_srgb, _crop, _filters, _pad, _flatten, _metadata,
+)  # fmt: skip
 
-_ENCODERS: dict[Format, Callable[[Any, int], bytes]] = {
-    Format.JPEG: lambda im, keep: im.jpegsave_buffer(
-        Q=85, interlace=True, optimize_coding=True, keep=keep
+
+def _jpeg(job: _Job) -> bytes:
+    q = encoder_quality(job.options.quality)
+    return bytes(
+        job.image.jpegsave_buffer(
+            Q=q, interlace=job.progressive, optimize_coding=True, keep=job.keep
+        )
+    )
+
+
+def _avif(job: _Job) -> bytes:
+    q = avif_quality(job.options.quality)
+    return bytes(job.image.heifsave_buffer(compression="av1", Q=q, effort=2, keep=job.keep))
+
+
+_ENCODERS: dict[Format, Callable[[_Job], bytes]] = {
+    Format.JPEG: _jpeg,
+    Format.AVIF: _avif,
+    Format.PNG: lambda job: bytes(job.image.pngsave_buffer(keep=job.keep)),
+    Format.GIF: lambda job: bytes(job.image.gifsave_buffer(keep=job.keep)),
+    Format.WEBP: lambda job: bytes(
+        job.image.webpsave_buffer(Q=encoder_quality(job.options.quality), keep=job.keep)
     ),
-    Format.PNG: lambda im, keep: im.pngsave_buffer(keep=keep),
-    Format.WEBP: lambda im, keep: im.webpsave_buffer(Q=85, keep=keep),
-    Format.GIF: lambda im, keep: im.gifsave_buffer(keep=keep),
-    # AVIF reaches JPEG-85-like quality at a lower Q; effort 2 keeps encoding fast.
-    Format.AVIF: lambda im, keep: im.heifsave_buffer(compression="av1", Q=60, effort=2, keep=keep),
 }
-
-
-# --- EXIF copyright -------------------------------------------------------------------------
-
-_COPYRIGHT_TAG, _ASCII = 0x8298, 2
-
-
-def _exif_copyright(exif: bytes) -> bytes | None:
-    """The raw Copyright (0x8298) value of IFD0 in an EXIF blob, or None."""
-    tiff = exif.removeprefix(b"Exif\x00\x00")
-    order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
-    if order is None:
-        return None
-    try:
-        (ifd,) = struct.unpack_from(order + "I", tiff, 4)
-        (count,) = struct.unpack_from(order + "H", tiff, ifd)
-        for i in range(count):
-            tag, kind, n, value = struct.unpack_from(order + "HHI4s", tiff, ifd + 2 + 12 * i)
-            if tag != _COPYRIGHT_TAG or kind != _ASCII:
-                continue
-            start = 0 if n <= 4 else struct.unpack(order + "I", value)[0]
-            raw = value[:n] if n <= 4 else tiff[start : start + n]
-            return raw if len(raw) == n and raw.strip(b"\x00 ") else None
-    except struct.error:
-        return None
-    return None
-
-
-def _exif_with_copyright(notice: bytes) -> bytes:
-    """A minimal little-endian EXIF blob whose IFD0 holds only the Copyright tag."""
-    if not notice.endswith(b"\x00"):
-        notice += b"\x00"
-    inline = len(notice) <= 4
-    value = notice.ljust(4, b"\x00") if inline else struct.pack("<I", 8 + 18)
-    ifd0 = struct.pack("<HHHI4sI", 1, _COPYRIGHT_TAG, _ASCII, len(notice), value, 0)
-    return b"Exif\x00\x00II*\x00" + struct.pack("<I", 8) + ifd0 + (b"" if inline else notice)
 
 
 # --- Port adapter -----------------------------------------------------------------------------
@@ -388,6 +388,11 @@ class Processor:
         found = probe(data, self.limits)
         return found.format, found.width, found.height
 
-    def render(self, data: bytes, source: Format, options: VariantOptions) -> tuple[bytes, Format]:
-        done = render(data, source, options, limits=self.limits)
+    def render(
+        self, data: bytes, source: Format, options: VariantOptions, output: Format | None = None
+    ) -> tuple[bytes, Format]:
+        """See :meth:`~imagegate.ports.ImageProcessor.render`. ``output`` None (same as the
+        source) is kept for callers that do not negotiate a format yet."""
+        baseline = options.format is OutputFormat.BASELINE_JPEG
+        done = render(data, source, options, output, baseline=baseline, limits=self.limits)
         return done.data, done.format

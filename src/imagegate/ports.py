@@ -33,6 +33,36 @@ class BlobStore(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class CacheKey:
+    """Names one rendered variant. ``digest`` covers everything that shapes the bytes (the
+    original's hash, the options, the output format, the image's access), so a change to
+    any of them makes a new key and the old entry is never served again."""
+
+    account_id: str
+    image_digest: str
+    variant: str  # the variant's name, or "_flex" for options in the URL
+    digest: str
+    format: Format
+
+
+class VariantCache(Protocol):
+    """Rendered variants, bounded in size. Losing an entry is never an error."""
+
+    def get(self, key: CacheKey) -> bytes | None:
+        """The bytes, or None on a miss."""
+
+    def put(self, key: CacheKey, data: bytes) -> None:
+        """Store atomically; may evict other entries to stay within the bound. May refuse
+        silently (too big, cache off); raises ``StorageFull``/``StorageError`` on I/O failure."""
+
+    def purge_image(self, account_id: str, image_digest: str) -> None:
+        """Remove every entry of one image."""
+
+    def purge_variant(self, account_id: str, variant: str) -> None:
+        """Remove every entry rendered for one named variant."""
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryContext:
     """Everything the delivery path needs about one request, read in one go."""
 
@@ -135,5 +165,15 @@ class ImageProcessor(Protocol):
         """Format, width and height from the header alone. Raises ``UnsupportedFormat``,
         ``ImageTooLarge`` or ``CorruptImage``; never decodes the pixels."""
 
-    def render(self, data: bytes, source: Format, options: VariantOptions) -> tuple[bytes, Format]:
-        """Render a variant. Raises ``CorruptImage`` if the image cannot be decoded."""
+    def render(
+        self, data: bytes, source: Format, options: VariantOptions, output: Format
+    ) -> tuple[bytes, Format]:
+        """Render a variant of ``data`` (stored as ``source``) encoded as ``output``, which the
+        caller has negotiated; ``options.format`` ``baseline-jpeg`` makes JPEG non-progressive.
+
+        Returns the bytes and their real format, which differs from ``output`` in two cases:
+        an SVG is only sanitised, never resized or converted (format SVG), and an animation
+        over the animation-area limit is returned untouched (the source format). Raises
+        ``CorruptImage`` if the image cannot be decoded, ``ImageTooLarge`` if the result
+        would be over the pixel limits, ``UnsupportedFormat`` if ``output`` cannot be encoded.
+        """

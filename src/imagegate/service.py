@@ -7,9 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,18 +15,14 @@ from typing import Any
 
 from imagegate import ids
 from imagegate.errors import (
-    AccessDenied,
     BadRequest,
     Conflict,
-    DeliveryNotFound,
     Forbidden,
     ImageNotFound,
-    InvalidDeliveryUrl,
     KeyNotFound,
     LimitReached,
     PayloadTooLarge,
     Unauthenticated,
-    UnknownAccountHash,
     VariantNotFound,
 )
 from imagegate.models import (
@@ -42,8 +36,9 @@ from imagegate.models import (
     VariantOptions,
 )
 from imagegate.ports import BlobStore, ImageProcessor, MetadataStore
-from imagegate.signing import Outcome, Policy, sign_url, verify
-from imagegate.urls import BadDeliveryPath, delivery_path, parse_delivery_path
+from imagegate.serving import Caches
+from imagegate.signing import sign_url
+from imagegate.urls import delivery_path
 
 log = logging.getLogger("imagegate.service")
 
@@ -65,17 +60,6 @@ class NewAccount:
     signing_key: str
 
 
-@dataclass(frozen=True, slots=True)
-class Authorized:
-    """A delivery request that may be served."""
-
-    account: Account
-    image: Image
-    variant: Variant
-    signed: bool  # served under a verified signature
-    exp: int | None
-
-
 def hash_token(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
@@ -86,19 +70,17 @@ class Service:
         meta: MetadataStore,
         blobs: BlobStore,
         processor: ImageProcessor,
+        caches: Caches,
         *,
-        policy: Policy = Policy(),
         limits: Limits = Limits(),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.meta = meta
         self.blobs = blobs
         self.processor = processor
-        self.policy = policy
+        self.caches = caches
         self.limits = limits
         self.clock = clock
-        self._usage: Counter[tuple[str, str]] = Counter()
-        self._usage_lock = threading.Lock()
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), tz=UTC)
@@ -227,12 +209,17 @@ class Service:
         image = self.meta.update_image(account.id, image_id, **changes)
         if image is None:
             raise ImageNotFound()
+        if require_signed_urls is not None:
+            self.caches.purge_image(account.id, image_id)  # access changed: purge copies
+        else:
+            self.caches.forget_metadata()
         return image
 
     def delete_image(self, account: Account, image_id: str) -> None:
         image = self.meta.delete_image(account.id, image_id)
         if image is None:
             raise ImageNotFound()
+        self.caches.purge_image(account.id, image_id)
         if image.blob_key:
             self.blobs.delete(image.blob_key)
 
@@ -252,12 +239,14 @@ class Service:
         if not ids.is_key_name(name):
             raise BadRequest("Key names are 1-20 letters and digits")
         self.meta.put_key(account.id, SigningKey(name, ids.new_signing_key_value(), self.now()))
+        self.caches.forget_metadata()
         return self.meta.list_keys(account.id)
 
     def delete_key(self, account: Account, name: str) -> list[SigningKey]:
         """Delete ``name``. When the last key goes, a new ``default`` is generated."""
         if not self.meta.delete_key(account.id, name):
             raise KeyNotFound()
+        self.caches.forget_metadata()
         keys = self.meta.list_keys(account.id)
         if not keys:
             default = SigningKey("default", ids.new_signing_key_value(), self.now())
@@ -271,20 +260,6 @@ class Service:
             if name is None or key.name == name:
                 return key
         raise KeyNotFound()
-
-    def record_key_use(self, account_id: str, key_name: str) -> None:
-        with self._usage_lock:
-            self._usage[(account_id, key_name)] += 1
-
-    def flush_key_usage(self) -> None:
-        """Write the verification counts gathered since the last flush."""
-        with self._usage_lock:
-            usage, self._usage = self._usage, Counter()
-        by_account: dict[str, dict[str, int]] = {}
-        for (account_id, name), count in usage.items():
-            by_account.setdefault(account_id, {})[name] = count
-        for account_id, counts in by_account.items():
-            self.meta.add_key_verifications(account_id, counts)
 
     # --- variants -------------------------------------------------------------------------
 
@@ -314,6 +289,7 @@ class Service:
         variant = self.meta.update_variant(account.id, name, options, never_require)
         if variant is None:
             raise VariantNotFound()
+        self.caches.purge_variant(account.id, name)
         return variant
 
     def delete_variant(self, account: Account, name: str) -> None:
@@ -321,6 +297,7 @@ class Service:
             raise BadRequest("The public variant cannot be deleted")
         if not self.meta.delete_variant(account.id, name):
             raise VariantNotFound()
+        self.caches.purge_variant(account.id, name)
 
     def update_config(
         self, account: Account, *, flexible_variants: bool | None, browser_ttl: int | None
@@ -330,6 +307,7 @@ class Service:
         )
         if updated is None:
             raise Forbidden()
+        self.caches.forget_metadata()
         return updated
 
     # --- signed URLs for backends ---------------------------------------------------------
@@ -351,46 +329,6 @@ class Service:
         path = delivery_path(account.hash, image_id, variant)
         return sign_url(public_url.rstrip("/") + path, key.value, exp=exp), exp
 
-    # --- delivery -------------------------------------------------------------------------
-
-    def authorize(self, raw_path: bytes, raw_query: bytes) -> Authorized:
-        """Decide whether a delivery request may be served. Raises a ``DeliveryError``."""
-        try:
-            parsed = parse_delivery_path(raw_path)
-        except BadDeliveryPath:
-            raise InvalidDeliveryUrl() from None
-        ctx = self.meta.delivery_context(parsed.account_hash, parsed.image_id, parsed.last)
-        if ctx is None:
-            raise UnknownAccountHash()
-        image = ctx.image
-        if image is None or image.draft:
-            raise DeliveryNotFound()
-        variant = ctx.variant
-        if variant is None:
-            raise AccessDenied()
-        if not image.require_signed_urls or variant.never_require_signed_urls:
-            return Authorized(ctx.account, image, variant, signed=False, exp=None)
-        now = int(self.clock())
-        keys = [(k.name, k.value.encode("utf-8")) for k in ctx.keys]
-        verdict = verify(raw_path, raw_query, keys, now, self.policy)
-        if verdict.key_name is not None:
-            self.record_key_use(ctx.account.id, verdict.key_name)
-        if verdict.outcome is not Outcome.OK:
-            log.info(
-                "signature refused",
-                extra={"outcome": verdict.outcome.value, "key": verdict.key_name},
-            )
-            raise AccessDenied()
-        return Authorized(ctx.account, image, variant, signed=True, exp=verdict.exp)
-
-    def render(self, authorized: Authorized) -> tuple[bytes, Format]:
-        image = authorized.image
-        data = self.blobs.get(image.blob_key)
-        if image.format is None:
-            raise DeliveryNotFound()
-        options = authorized.variant.options
-        return self.processor.render(data, image.format, options)
-
 
 def check_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(meta, dict):
@@ -400,4 +338,4 @@ def check_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
-__all__ = ["Authorized", "Limits", "NewAccount", "Service", "hash_token"]
+__all__ = ["Limits", "NewAccount", "Service", "hash_token"]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Row
 
+from imagegate.ids import image_digest
 from imagegate.models import (
     Account,
     ApiToken,
@@ -21,11 +21,6 @@ from imagegate.models import (
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
-
-
-def id_digest(image_id: str) -> str:
-    """The key an image row is stored under: its id may be too long for an index."""
-    return hashlib.sha256(image_id.encode("utf-8")).hexdigest()
 
 
 def to_ms(moment: datetime) -> int:
@@ -114,7 +109,7 @@ def variant(r: Row[Any]) -> Variant:
 def image_row(i: Image) -> dict[str, Any]:
     return {
         "account_id": i.account_id,
-        "id_digest": id_digest(i.id),
+        "id_digest": image_digest(i.id),
         "id": i.id,
         "filename": i.filename,
         "uploaded_ms": to_ms(i.uploaded),

@@ -18,6 +18,7 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
 from imagegate.errors import Conflict, StorageError
+from imagegate.ids import image_digest
 from imagegate.metadata import codec
 from imagegate.metadata.schema import accounts, api_tokens, images, signing_keys, variants
 from imagegate.models import Account, ApiToken, Image, SigningKey, Variant, VariantOptions
@@ -265,9 +266,7 @@ class SqlMetadataStore:
     def update_image(self, account_id: str, image_id: str, **changes: Any) -> Image | None:
         allowed = {"require_signed_urls", "meta", "creator"}
         values = {k: v for k, v in changes.items() if k in allowed}
-        where = (images.c.account_id == account_id) & (
-            images.c.id_digest == codec.id_digest(image_id)
-        )
+        where = (images.c.account_id == account_id) & (images.c.id_digest == image_digest(image_id))
         with self._tx() as conn:
             if values:
                 conn.execute(images.update().where(where).values(values))
@@ -275,9 +274,7 @@ class SqlMetadataStore:
 
     @_wrap_errors
     def delete_image(self, account_id: str, image_id: str) -> Image | None:
-        where = (images.c.account_id == account_id) & (
-            images.c.id_digest == codec.id_digest(image_id)
-        )
+        where = (images.c.account_id == account_id) & (images.c.id_digest == image_digest(image_id))
         with self._tx() as conn:
             found = _image(conn, account_id, image_id)
             if found is not None:
@@ -316,7 +313,7 @@ def _variant(conn: Connection, account_id: str, name: str) -> Variant | None:
 
 
 def _image_key(account_id: str, image_id: str) -> sa.ColumnElement[bool]:
-    return (images.c.account_id == account_id) & (images.c.id_digest == codec.id_digest(image_id))
+    return (images.c.account_id == account_id) & (images.c.id_digest == image_digest(image_id))
 
 
 def _image(conn: Connection, account_id: str, image_id: str) -> Image | None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,9 +21,11 @@ from imagegate import imaging
 from imagegate.errors import ImagegateError
 from imagegate.metadata.sql import SqlMetadataStore
 from imagegate.service import Limits, Service
+from imagegate.serving import Caches, Deliverer
 from imagegate.settings import Settings
 from imagegate.signing import Policy
 from imagegate.storage.local import LocalBlobStore
+from imagegate.storage.variant_cache import LocalVariantCache
 from imagegate.web.api import images, keys, variants
 from imagegate.web.api.common import Runtime
 from imagegate.web.delivery import Delivery
@@ -35,27 +39,51 @@ API_PREFIXES = ("/accounts/", "/docs", "/redoc", "/openapi.json", "/healthz", "/
 KEY_USAGE_FLUSH_SECONDS = 5.0
 
 
-def build_service(settings: Settings) -> Service:
+@dataclass(frozen=True, slots=True)
+class Core:
+    """The two use-case objects, over one set of stores and caches."""
+
+    service: Service
+    deliverer: Deliverer
+
+
+def build_core(settings: Settings, clock: Callable[[], float] = time.time) -> Core:
     meta = SqlMetadataStore(settings.resolved_database_url())
     blobs = LocalBlobStore(settings.data_dir / "blobs")
-    processor = imaging.Processor(
-        imaging.Limits(max_side=settings.max_image_side, max_pixels=settings.max_image_pixels)
+    limits = imaging.Limits(max_side=settings.max_image_side, max_pixels=settings.max_image_pixels)
+    processor = imaging.Processor(limits)
+    caches = Caches(
+        LocalVariantCache(settings.data_dir / "variants", settings.variant_cache_bytes),
+        memory_bytes=settings.memory_cache_bytes,
+        context_ttl=settings.metadata_cache_ttl,
     )
-    return Service(
+    service = Service(
         meta,
         blobs,
         processor,
-        policy=Policy(
-            clock_skew=settings.clock_skew,
-            allow_no_expiry=settings.allow_non_expiring,
-            max_lifetime=settings.max_url_lifetime,
-        ),
+        caches,
         limits=Limits(
             max_upload_bytes=settings.max_upload_bytes,
             max_image_side=settings.max_image_side,
             default_image_quota=settings.default_image_quota,
         ),
+        clock=clock,
     )
+    deliverer = Deliverer(
+        meta,
+        blobs,
+        processor,
+        caches,
+        policy=Policy(
+            clock_skew=settings.clock_skew,
+            allow_no_expiry=settings.allow_non_expiring,
+            max_lifetime=settings.max_url_lifetime,
+        ),
+        max_side=settings.max_image_side,
+        avif_max_side=settings.avif_max_side,
+        clock=clock,
+    )
+    return Core(service, deliverer)
 
 
 class Imagegate:
@@ -88,8 +116,9 @@ def _route_on_raw_path(scope: Scope) -> Scope:
     return {**scope, "path": path}
 
 
-def create_app(settings: Settings, service: Service | None = None) -> Imagegate:
-    service = service or build_service(settings)
+def create_app(settings: Settings, core: Core | None = None) -> Imagegate:
+    core = core or build_core(settings)
+    service, deliverer = core.service, core.deliverer
     offload = Offload(
         io_threads=max(8, settings.render_concurrency * 4),
         render_slots=settings.render_concurrency,
@@ -99,7 +128,7 @@ def create_app(settings: Settings, service: Service | None = None) -> Imagegate:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await offload.io(service.meta.migrate)
-        flusher = asyncio.create_task(_flush_key_usage(service, offload))
+        flusher = asyncio.create_task(_flush_key_usage(deliverer, offload))
         try:
             yield
         finally:
@@ -107,7 +136,7 @@ def create_app(settings: Settings, service: Service | None = None) -> Imagegate:
             with contextlib.suppress(BaseException):
                 await flusher
             with contextlib.suppress(ImagegateError):
-                await offload.io(service.flush_key_usage)
+                await offload.io(deliverer.flush_key_usage)
             service.meta.close()
 
     api = FastAPI(
@@ -121,14 +150,14 @@ def create_app(settings: Settings, service: Service | None = None) -> Imagegate:
         api.include_router(router)
     _install_error_handlers(api)
     _install_health(api, service, offload)
-    return Imagegate(api, Delivery(service, offload))
+    return Imagegate(api, Delivery(deliverer, offload))
 
 
-async def _flush_key_usage(service: Service, offload: Offload) -> None:
+async def _flush_key_usage(deliverer: Deliverer, offload: Offload) -> None:
     while True:
         await asyncio.sleep(KEY_USAGE_FLUSH_SECONDS)
         try:
-            await offload.io(service.flush_key_usage)
+            await offload.io(deliverer.flush_key_usage)
         except ImagegateError:
             log.warning("could not record key usage; will retry")
 

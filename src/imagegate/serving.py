@@ -1,0 +1,255 @@
+"""The delivery use case: from a raw request to the bytes of a rendered variant.
+
+Split into steps so the web layer can run each where it belongs: parsing, authorising and
+planning are pure and cheap (run on the event loop); loading metadata, reading the variant
+cache and rendering block (run in threads, renders behind their own limiter).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from imagegate import ids
+from imagegate.caching import MemoryLRU, TtlCache
+from imagegate.errors import (
+    AccessDenied,
+    DeliveryNotFound,
+    FlexibleVariantsDisabled,
+    ImagegateError,
+    InvalidDeliveryUrl,
+    UnknownAccountHash,
+)
+from imagegate.http_cache import cache_control, etag_for
+from imagegate.models import Account, Image, Variant, VariantOptions
+from imagegate.ports import (
+    BlobStore,
+    CacheKey,
+    DeliveryContext,
+    ImageProcessor,
+    MetadataStore,
+    VariantCache,
+)
+from imagegate.signing import Outcome, Policy, verify
+from imagegate.urls import BadDeliveryPath, DeliveryPath, parse_delivery_path
+from imagegate.variants import (
+    InvalidOptions,
+    Output,
+    choose_output,
+    looks_flexible,
+    output_side,
+    parse_flexible,
+)
+
+log = logging.getLogger("imagegate.delivery")
+FLEXIBLE = "_flex"
+
+
+class Caches:
+    """What a process remembers between requests, and how writes make it forget."""
+
+    def __init__(self, variants: VariantCache, memory_bytes: int, context_ttl: float) -> None:
+        self.variants = variants
+        self.memory: MemoryLRU[CacheKey] = MemoryLRU(memory_bytes)
+        self.contexts: TtlCache[tuple[str, str, str | None], DeliveryContext] = TtlCache(
+            context_ttl
+        )
+
+    def forget_metadata(self) -> None:
+        self.contexts.clear()
+
+    def purge_image(self, account_id: str, image_id: str) -> None:
+        digest = ids.image_digest(image_id)
+        self.contexts.clear()
+        self.memory.discard(lambda k: k.account_id == account_id and k.image_digest == digest)
+        self.variants.purge_image(account_id, digest)
+
+    def purge_variant(self, account_id: str, variant: str) -> None:
+        self.contexts.clear()
+        self.memory.discard(lambda k: k.account_id == account_id and k.variant == variant)
+        self.variants.purge_variant(account_id, variant)
+
+
+@dataclass(frozen=True, slots=True)
+class Authorized:
+    account: Account
+    image: Image
+    variant: Variant
+    signed: bool  # served under a verified signature
+    exp: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How to answer an authorised request: what to render, and the response's headers."""
+
+    authorized: Authorized
+    output: Output
+    key: CacheKey
+    etag: str
+    cache_control: str
+
+
+class Deliverer:
+    def __init__(
+        self,
+        meta: MetadataStore,
+        blobs: BlobStore,
+        processor: ImageProcessor,
+        caches: Caches,
+        *,
+        policy: Policy,
+        max_side: int,
+        avif_max_side: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.meta = meta
+        self.blobs = blobs
+        self.processor = processor
+        self.caches = caches
+        self.policy = policy
+        self.max_side = max_side
+        self.avif_max_side = avif_max_side
+        self.clock = clock
+        self.verdicts: Counter[str] = Counter()  # signature outcomes
+        self.events: Counter[str] = Counter()  # memory_hit, disk_hit, render
+        self._usage: Counter[tuple[str, str]] = Counter()
+        self._usage_lock = threading.Lock()
+
+    # --- pure and cheap: on the event loop ----------------------------------------------
+
+    @staticmethod
+    def parse(raw_path: bytes) -> DeliveryPath:
+        try:
+            return parse_delivery_path(raw_path)
+        except BadDeliveryPath:
+            raise InvalidDeliveryUrl() from None
+
+    def cached_context(self, path: DeliveryPath) -> DeliveryContext | None:
+        return self.caches.contexts.get(_context_key(path))
+
+    def authorize(
+        self, ctx: DeliveryContext, path: DeliveryPath, raw_path: bytes, raw_query: bytes
+    ) -> Authorized:
+        image = ctx.image
+        if image is None or image.draft:
+            raise DeliveryNotFound()
+        if looks_flexible(path.last):
+            if not ctx.account.flexible_variants:
+                raise FlexibleVariantsDisabled()
+            try:
+                options = parse_flexible(path.last, self.max_side)
+            except InvalidOptions as exc:
+                raise InvalidDeliveryUrl(f"Invalid variant options: {exc}") from None
+            variant = Variant(FLEXIBLE, options)
+        elif ctx.variant is None:
+            raise AccessDenied()
+        else:
+            variant = ctx.variant
+        if not image.require_signed_urls or variant.never_require_signed_urls:
+            return Authorized(ctx.account, image, variant, signed=False, exp=None)
+        keys = [(k.name, k.value.encode("utf-8")) for k in ctx.keys]
+        verdict = verify(raw_path, raw_query, keys, int(self.clock()), self.policy)
+        self.verdicts[verdict.outcome.value] += 1
+        if verdict.key_name is not None:
+            with self._usage_lock:
+                self._usage[(ctx.account.id, verdict.key_name)] += 1
+        if verdict.outcome is not Outcome.OK:
+            log.info(
+                "signature refused: %s", verdict.outcome.value, extra={"key": verdict.key_name}
+            )
+            raise AccessDenied()
+        return Authorized(ctx.account, image, variant, signed=True, exp=verdict.exp)
+
+    def plan(self, authorized: Authorized, accept: str) -> Plan:
+        image, options = authorized.image, authorized.variant.options
+        if image.format is None:
+            raise DeliveryNotFound()
+        side = output_side(image.width, image.height, options)
+        output = choose_output(options.format, accept, image.format, side, self.avif_max_side)
+        digest = _render_digest(image, options, output, authorized.image.require_signed_urls)
+        key = CacheKey(
+            authorized.account.id,
+            ids.image_digest(image.id),
+            authorized.variant.name,
+            digest,
+            output.format,
+        )
+        ttl = options.browser_ttl or authorized.account.browser_ttl
+        control = cache_control(
+            private=authorized.signed, browser_ttl=ttl, exp=authorized.exp, now=int(self.clock())
+        )
+        return Plan(authorized, output, key, etag_for(digest), control)
+
+    def from_memory(self, plan: Plan) -> bytes | None:
+        data = self.caches.memory.get(plan.key)
+        if data is not None:
+            self.events["memory_hit"] += 1
+        return data
+
+    # --- blocking: in worker threads ----------------------------------------------------
+
+    def load_context(self, path: DeliveryPath) -> DeliveryContext:
+        variant = None if looks_flexible(path.last) else path.last
+        ctx = self.meta.delivery_context(path.account_hash, path.image_id, variant)
+        if ctx is None:
+            raise UnknownAccountHash()
+        if ctx.image is not None:
+            self.caches.contexts.put(_context_key(path), ctx)
+        return ctx
+
+    def from_disk(self, plan: Plan) -> bytes | None:
+        data = self.caches.variants.get(plan.key)
+        if data is not None:
+            self.events["disk_hit"] += 1
+            self.caches.memory.put(plan.key, data)
+        return data
+
+    def render(self, plan: Plan) -> bytes:
+        image = plan.authorized.image
+        self.events["render"] += 1
+        source = self.blobs.get(image.blob_key)
+        assert image.format is not None  # checked by plan()
+        data, _fmt = self.processor.render(
+            source, image.format, plan.authorized.variant.options, plan.output.format
+        )
+        self.caches.memory.put(plan.key, data)
+        try:
+            self.caches.variants.put(plan.key, data)
+        except ImagegateError as exc:  # a full cache disk must not fail the request
+            log.warning("variant cache write failed: %s", type(exc).__name__)
+        return data
+
+    def flush_key_usage(self) -> None:
+        """Write the verification counts gathered since the last flush."""
+        with self._usage_lock:
+            usage, self._usage = self._usage, Counter()
+        by_account: dict[str, dict[str, int]] = {}
+        for (account_id, name), count in usage.items():
+            by_account.setdefault(account_id, {})[name] = count
+        for account_id, counts in by_account.items():
+            self.meta.add_key_verifications(account_id, counts)
+
+
+def _context_key(path: DeliveryPath) -> tuple[str, str, str | None]:
+    variant = None if looks_flexible(path.last) else path.last
+    return (path.account_hash, path.image_id, variant)
+
+
+def _render_digest(image: Image, options: VariantOptions, output: Output, private: bool) -> str:
+    token = "|".join(
+        (
+            image.sha256,
+            image.blob_key,
+            "private" if private else "public",
+            options.cache_token(),
+            output.format.value,
+            "baseline" if output.baseline else "",
+        )
+    )
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()

@@ -1,0 +1,174 @@
+"""render_plan: the pure numbers behind rendering (dpr, gravity, filters, encoder settings)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from imagegate.models import Fit, VariantOptions
+from imagegate.render_plan import (
+    Geometry,
+    Sharpen,
+    avif_quality,
+    blur_sigma,
+    crop_window,
+    effective_dpr,
+    encoder_quality,
+    focal_point,
+    plan_geometry,
+    progressive_jpeg,
+    sharpen_settings,
+)
+
+S, C, CV, CR, P = Fit.SCALE_DOWN, Fit.CONTAIN, Fit.COVER, Fit.CROP, Fit.PAD
+NAN, INF = math.nan, math.inf
+
+
+# (source size, fit, box, dpr, expected geometry)
+DPR_TABLE = [
+    ((1200, 800), S, (300, None), 2.0, Geometry(600, 400, 600, 400)),
+    ((1200, 800), S, (800, None), 2.0, Geometry(1200, 800, 1200, 800)),  # never enlarges
+    ((1200, 800), S, (300, 300), 1.5, Geometry(450, 300, 450, 300)),
+    ((300, 200), C, (300, None), 2.0, Geometry(600, 400, 600, 400)),  # contain may enlarge
+    ((1200, 800), CV, (100, 100), 2.0, Geometry(300, 200, 200, 200)),
+    ((300, 200), CR, (200, 200), 2.0, Geometry(300, 200, 300, 200)),  # crop never enlarges
+    ((1200, 800), CR, (200, 200), 2.0, Geometry(600, 400, 400, 400)),
+    ((1200, 800), P, (100, 100), 2.0, Geometry(200, 133, 200, 200)),
+    ((1200, 800), S, (300, None), 5.0, Geometry(600, 400, 600, 400)),  # dpr capped at 2
+    ((1200, 800), S, (300, None), 0.0, Geometry(300, 200, 300, 200)),  # nonsense: dpr 1
+    ((1200, 800), S, (300, None), -1.0, Geometry(300, 200, 300, 200)),
+    ((1200, 800), S, (300, None), NAN, Geometry(300, 200, 300, 200)),
+    ((1200, 800), S, (300, None), INF, Geometry(300, 200, 300, 200)),
+    ((1200, 800), S, (1, 1), 0.1, Geometry(1, 1, 1, 1)),  # never below one pixel
+    ((1200, 800), S, (None, None), 2.0, Geometry(1200, 800, 1200, 800)),  # no box: no resize
+]
+
+
+@pytest.mark.parametrize(("size", "fit", "box", "dpr", "expected"), DPR_TABLE)
+def test_dpr_scales_the_box_before_the_fit(
+    size: tuple[int, int],
+    fit: Fit,
+    box: tuple[int | None, int | None],
+    dpr: float,
+    expected: Geometry,
+) -> None:
+    options = VariantOptions(fit=fit, width=box[0], height=box[1], dpr=dpr)
+    assert plan_geometry(*size, options) == expected
+
+
+@pytest.mark.parametrize(
+    ("dpr", "expected"), [(1.0, 1.0), (1.5, 1.5), (2.0, 2.0), (3.0, 2.0), (0.5, 0.5), (0, 1.0)]
+)
+def test_effective_dpr(dpr: float, expected: float) -> None:
+    assert effective_dpr(dpr) == expected
+
+
+@pytest.mark.parametrize(
+    ("gravity", "expected"),
+    [
+        ("auto", None),
+        ("center", (0.5, 0.5)),
+        ("left", (0.0, 0.5)),
+        ("right", (1.0, 0.5)),
+        ("top", (0.5, 0.0)),
+        ("bottom", (0.5, 1.0)),
+        (" Left ", (0.0, 0.5)),
+        ("0.25x0.75", (0.25, 0.75)),
+        ("0x1", (0.0, 1.0)),
+        ("1X.5", (1.0, 0.5)),
+        ("1.5x2", (1.0, 1.0)),  # clamped to the image
+        ("-0.5x0.5", (0.5, 0.5)),  # not a focal point: centre
+        ("face", (0.5, 0.5)),
+        ("", (0.5, 0.5)),
+        ("0.5x", (0.5, 0.5)),
+    ],
+)
+def test_focal_point(gravity: str, expected: tuple[float, float] | None) -> None:
+    assert focal_point(gravity) == expected
+
+
+# (scaled w, h, window w, h, focus, expected left, top)
+WINDOW_TABLE = [
+    (900, 100, 100, 100, (0.5, 0.5), (400, 0)),
+    (900, 100, 100, 100, (0.0, 0.5), (0, 0)),
+    (900, 100, 100, 100, (1.0, 0.5), (800, 0)),
+    (900, 100, 100, 100, (1 / 6, 0.5), (100, 0)),
+    (900, 100, 100, 100, (0.01, 0.5), (0, 0)),  # clamped to the left edge
+    (900, 100, 100, 100, (0.99, 0.5), (800, 0)),  # and to the right edge
+    (100, 900, 100, 100, (0.5, 0.0), (0, 0)),
+    (100, 900, 100, 100, (0.5, 1.0), (0, 800)),
+    (300, 200, 200, 200, (0.5, 0.5), (50, 0)),
+    (300, 200, 300, 200, (0.9, 0.9), (0, 0)),  # nothing to crop
+]
+
+
+@pytest.mark.parametrize(("sw", "sh", "w", "h", "focus", "expected"), WINDOW_TABLE)
+def test_crop_window(
+    sw: int, sh: int, w: int, h: int, focus: tuple[float, float], expected: tuple[int, int]
+) -> None:
+    assert crop_window(Geometry(sw, sh, w, h), focus) == expected
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        (0, None),
+        (-3, None),
+        (NAN, None),
+        (1, Sharpen(sigma=0.65, m1=0.1, m2=0.6)),
+        (5, Sharpen(sigma=1.25, m1=0.5, m2=3.0)),
+        (10, Sharpen(sigma=2.0, m1=1.0, m2=6.0)),
+        (40, Sharpen(sigma=2.0, m1=1.0, m2=6.0)),  # capped at 10
+    ],
+)
+def test_sharpen_settings(amount: float, expected: Sharpen | None) -> None:
+    got = sharpen_settings(amount)
+    if expected is None:
+        assert got is None
+    else:
+        assert got is not None
+        assert (got.sigma, got.m1, got.m2) == pytest.approx(
+            (expected.sigma, expected.m1, expected.m2)
+        )
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [(0, None), (-1, None), (NAN, None), (1, 0.5), (20, 10.0), (250, 125.0), (1000, 125.0)],
+)
+def test_blur_sigma(amount: float, expected: float | None) -> None:
+    assert blur_sigma(amount) == expected
+
+
+@pytest.mark.parametrize(("quality", "expected"), [(-5, 1), (0, 1), (1, 1), (85, 85), (400, 100)])
+def test_encoder_quality_clamped(quality: int, expected: int) -> None:
+    assert encoder_quality(quality) == expected
+
+
+@pytest.mark.parametrize(
+    ("quality", "expected"), [(1, 1), (30, 21), (50, 35), (85, 60), (90, 73), (100, 100)]
+)
+def test_avif_quality(quality: int, expected: int) -> None:
+    assert avif_quality(quality) == expected
+
+
+def test_avif_quality_is_monotonic_and_in_range() -> None:
+    values = [avif_quality(q) for q in range(-10, 120)]
+    assert values == sorted(values) and min(values) == 1 and max(values) == 100
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "baseline", "progressive"),
+    [
+        (800, 600, False, True),
+        (800, 600, True, False),
+        (49, 50, False, False),  # under 50x50
+        (50, 50, False, True),
+        (10, 400, False, True),  # 4000 pixels: not under 50x50
+        (3000, 3000, False, True),
+        (3001, 3000, False, False),  # over 3000x3000
+    ],
+)
+def test_progressive_jpeg(width: int, height: int, baseline: bool, progressive: bool) -> None:
+    assert progressive_jpeg(width, height, baseline) is progressive
