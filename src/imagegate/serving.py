@@ -7,6 +7,7 @@ cache and rendering block (run in threads, renders behind their own limiter).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -56,9 +57,7 @@ class Caches:
     def __init__(self, variants: VariantCache, memory_bytes: int, context_ttl: float) -> None:
         self.variants = variants
         self.memory: MemoryLRU[CacheKey] = MemoryLRU(memory_bytes)
-        self.contexts: TtlCache[tuple[str, str, str | None], DeliveryContext] = TtlCache(
-            context_ttl
-        )
+        self.contexts: TtlCache[tuple[str, str, str | None], Resolved] = TtlCache(context_ttl)
 
     def forget_metadata(self) -> None:
         self.contexts.clear()
@@ -73,6 +72,14 @@ class Caches:
         self.contexts.clear()
         self.memory.discard(lambda k: k.account_id == account_id and k.variant == variant)
         self.variants.purge_variant(account_id, variant)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A delivery context, with its keys ready for :func:`~imagegate.signing.verify`."""
+
+    ctx: DeliveryContext
+    keys: tuple[tuple[str, bytes], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,22 +127,25 @@ class Deliverer:
         self.events: Counter[str] = Counter()  # memory_hit, disk_hit, render
         self._usage: Counter[tuple[str, str]] = Counter()
         self._usage_lock = threading.Lock()
+        # Memoised pure functions: the same few paths and option strings come again and again.
+        self._parse = functools.lru_cache(maxsize=8192)(parse_delivery_path)
+        self._flexible = functools.lru_cache(maxsize=1024)(parse_flexible)
 
     # --- pure and cheap: on the event loop ----------------------------------------------
 
-    @staticmethod
-    def parse(raw_path: bytes) -> DeliveryPath:
+    def parse(self, raw_path: bytes) -> DeliveryPath:
         try:
-            return parse_delivery_path(raw_path)
+            return self._parse(raw_path)
         except BadDeliveryPath:
             raise InvalidDeliveryUrl() from None
 
-    def cached_context(self, path: DeliveryPath) -> DeliveryContext | None:
+    def cached_context(self, path: DeliveryPath) -> Resolved | None:
         return self.caches.contexts.get(_context_key(path))
 
     def authorize(
-        self, ctx: DeliveryContext, path: DeliveryPath, raw_path: bytes, raw_query: bytes
+        self, resolved: Resolved, path: DeliveryPath, raw_path: bytes, raw_query: bytes
     ) -> Authorized:
+        ctx = resolved.ctx
         image = ctx.image
         if image is None or image.draft:
             raise DeliveryNotFound()
@@ -143,7 +153,7 @@ class Deliverer:
             if not ctx.account.flexible_variants:
                 raise FlexibleVariantsDisabled()
             try:
-                options = parse_flexible(path.last, self.max_side)
+                options = self._flexible(path.last, self.max_side)
             except InvalidOptions as exc:
                 raise InvalidDeliveryUrl(f"Invalid variant options: {exc}") from None
             variant = Variant(FLEXIBLE, options)
@@ -153,8 +163,7 @@ class Deliverer:
             variant = ctx.variant
         if not image.require_signed_urls or variant.never_require_signed_urls:
             return Authorized(ctx.account, image, variant, signed=False, exp=None)
-        keys = [(k.name, k.value.encode("utf-8")) for k in ctx.keys]
-        verdict = verify(raw_path, raw_query, keys, int(self.clock()), self.policy)
+        verdict = verify(raw_path, raw_query, resolved.keys, int(self.clock()), self.policy)
         self.verdicts[verdict.outcome.value] += 1
         if verdict.key_name is not None:
             with self._usage_lock:
@@ -194,14 +203,15 @@ class Deliverer:
 
     # --- blocking: in worker threads ----------------------------------------------------
 
-    def load_context(self, path: DeliveryPath) -> DeliveryContext:
+    def load_context(self, path: DeliveryPath) -> Resolved:
         variant = None if looks_flexible(path.last) else path.last
         ctx = self.meta.delivery_context(path.account_hash, path.image_id, variant)
         if ctx is None:
             raise UnknownAccountHash()
+        resolved = Resolved(ctx, tuple((k.name, k.value.encode("utf-8")) for k in ctx.keys))
         if ctx.image is not None:
-            self.caches.contexts.put(_context_key(path), ctx)
-        return ctx
+            self.caches.contexts.put(_context_key(path), resolved)
+        return resolved
 
     def from_disk(self, plan: Plan) -> bytes | None:
         data = self.caches.variants.get(plan.key)
@@ -242,14 +252,20 @@ def _context_key(path: DeliveryPath) -> tuple[str, str, str | None]:
 
 
 def _render_digest(image: Image, options: VariantOptions, output: Output, private: bool) -> str:
+    return _digest(image.sha256, image.blob_key, private, options, output)
+
+
+@functools.lru_cache(maxsize=8192)
+def _digest(sha256: str, blob_key: str, private: bool, options: VariantOptions, out: Output) -> str:
+    """Memoised: a pure function of its arguments, asked the same question on every hit."""
     token = "|".join(
         (
-            image.sha256,
-            image.blob_key,
+            sha256,
+            blob_key,
             "private" if private else "public",
             options.cache_token(),
-            output.format.value,
-            "baseline" if output.baseline else "",
+            out.format.value,
+            "baseline" if out.baseline else "",
         )
     )
     return hashlib.sha256(token.encode("utf-8")).hexdigest()

@@ -3,6 +3,7 @@ output format negotiated from ``Accept``. Pure."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -149,6 +150,7 @@ _FORCED = {
 }
 
 
+@functools.lru_cache(maxsize=512)
 def accepted_types(accept: str) -> frozenset[str]:
     """Media types an ``Accept`` header admits (``q=0`` excludes; wildcards kept as given)."""
     admitted = set()

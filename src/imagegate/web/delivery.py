@@ -32,6 +32,9 @@ from imagegate.web.offload import Offload
 
 log = logging.getLogger("imagegate.delivery")
 
+#: status, raw headers, body
+Raw = tuple[int, list[tuple[bytes, bytes]], bytes]
+
 
 class Delivery:
     def __init__(self, deliverer: Deliverer, offload: Offload) -> None:
@@ -40,10 +43,16 @@ class Delivery:
         self._inflight: dict[CacheKey, asyncio.Future[bytes]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self.respond(scope)
-        await response(scope, receive, send)
+        answer = await self.respond(scope)
+        if isinstance(answer, Response):
+            await answer(scope, receive, send)
+            return
+        status, headers, body = answer
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
-    async def respond(self, scope: Scope) -> Response:
+    async def respond(self, scope: Scope) -> Response | Raw:
+        """An error as a Response, or a success as raw ASGI parts (no per-request objects)."""
         method = scope["method"]
         if method not in ("GET", "HEAD"):
             return delivery_error(AccessDenied())
@@ -52,15 +61,15 @@ class Delivery:
         headers = _headers(scope)
         try:
             plan = await self._plan(raw_path, scope.get("query_string", b""), headers)
-            answer = {
-                "Cache-Control": plan.cache_control,
-                "ETag": plan.etag,
-                "X-Content-Type-Options": "nosniff",
-            }
+            answer = [
+                (b"cache-control", plan.cache_control.encode("latin-1")),
+                (b"etag", plan.etag.encode("latin-1")),
+                (b"x-content-type-options", b"nosniff"),
+            ]
             if plan.output.negotiated:
-                answer["Vary"] = "Accept"
+                answer.append((b"vary", b"Accept"))
             if etag_matches(headers.get("if-none-match"), plan.etag):
-                return Response(None, status_code=304, headers=answer)
+                return 304, answer, b""
             data = await self._bytes(plan)
         except Overloaded:
             return delivery_error(DeliveryOverloaded())
@@ -75,18 +84,17 @@ class Delivery:
         # The bytes say what they are: an SVG stays SVG and an animation too large to
         # transform is sent as uploaded, whatever format was planned.
         media_type = (detect_format(data) or plan.output.format).media_type
-        if method == "HEAD":
-            answer["Content-Length"] = str(len(data))
-            return Response(None, media_type=media_type, headers=answer)
-        return Response(data, media_type=media_type, headers=answer)
+        answer.append((b"content-type", media_type.encode("latin-1")))
+        answer.append((b"content-length", str(len(data)).encode("latin-1")))
+        return 200, answer, b"" if method == "HEAD" else data
 
     async def _plan(self, raw_path: bytes, raw_query: bytes, headers: dict[str, str]) -> Plan:
         d = self.deliverer
         path = d.parse(raw_path)
-        ctx = d.cached_context(path)
-        if ctx is None:
-            ctx = await self.offload.io(d.load_context, path)
-        authorized = d.authorize(ctx, path, raw_path, raw_query)
+        resolved = d.cached_context(path)
+        if resolved is None:
+            resolved = await self.offload.io(d.load_context, path)
+        authorized = d.authorize(resolved, path, raw_path, raw_query)
         return d.plan(authorized, headers.get("accept", ""))
 
     async def _bytes(self, plan: Plan) -> bytes:
