@@ -122,7 +122,7 @@ def serve(
 ) -> None:
     """Serve the API and image delivery on one port (granian)."""
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces
 
     settings = _settings(data_dir, host=host, port=port, public_url=public_url, workers=workers)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -142,6 +142,7 @@ def serve(
         port=settings.port,
         interface=Interfaces.ASGI,
         workers=settings.workers,
+        http=HTTPModes(settings.http),
         factory=True,
         log_access=False,
     ).serve()

@@ -92,6 +92,18 @@ class Authorized:
 
 
 @dataclass(frozen=True, slots=True)
+class Target:
+    """The part of a plan that depends only on the image, the variant and ``Accept``."""
+
+    image: Image
+    options: VariantOptions
+    output: Output
+    key: CacheKey
+    etag: str
+    ttl: int
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """How to answer an authorised request: what to render, and the response's headers."""
 
@@ -130,6 +142,7 @@ class Deliverer:
         # Memoised pure functions: the same few paths and option strings come again and again.
         self._parse = functools.lru_cache(maxsize=8192)(parse_delivery_path)
         self._flexible = functools.lru_cache(maxsize=1024)(parse_flexible)
+        self._targets: dict[tuple[int, int, str, str], Target] = {}
 
     # --- pure and cheap: on the event loop ----------------------------------------------
 
@@ -176,24 +189,38 @@ class Deliverer:
         return Authorized(ctx.account, image, variant, signed=True, exp=verdict.exp)
 
     def plan(self, authorized: Authorized, accept: str) -> Plan:
-        image, options = authorized.image, authorized.variant.options
+        target = self._target(authorized, accept)
+        control = cache_control(
+            private=authorized.signed,
+            browser_ttl=target.ttl,
+            exp=authorized.exp,
+            now=int(self.clock()),
+        )
+        return Plan(authorized, target.output, target.key, target.etag, control)
+
+    def _target(self, authorized: Authorized, accept: str) -> Target:
+        """What to serve for an image, variant and ``Accept``: the same answer for every
+        request until the image's metadata is read again, so it is remembered."""
+        image, variant = authorized.image, authorized.variant
+        memo = (id(image), id(variant.options), variant.name, accept)
+        found = self._targets.get(memo)
+        if found is not None and found.image is image and found.options is variant.options:
+            return found
         if image.format is None:
             raise DeliveryNotFound()
+        options = variant.options
         side = output_side(image.width, image.height, options)
         output = choose_output(options.format, accept, image.format, side, self.avif_max_side)
-        digest = _render_digest(image, options, output, authorized.image.require_signed_urls)
+        digest = _render_digest(image, options, output, image.require_signed_urls)
         key = CacheKey(
-            authorized.account.id,
-            ids.image_digest(image.id),
-            authorized.variant.name,
-            digest,
-            output.format,
+            authorized.account.id, ids.image_digest(image.id), variant.name, digest, output.format
         )
         ttl = options.browser_ttl or authorized.account.browser_ttl
-        control = cache_control(
-            private=authorized.signed, browser_ttl=ttl, exp=authorized.exp, now=int(self.clock())
-        )
-        return Plan(authorized, output, key, etag_for(digest), control)
+        target = Target(image, options, output, key, etag_for(digest), ttl)
+        if len(self._targets) >= 8192:
+            self._targets.clear()
+        self._targets[memo] = target
+        return target
 
     def from_memory(self, plan: Plan) -> bytes | None:
         data = self.caches.memory.get(plan.key)

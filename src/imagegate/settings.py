@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,9 @@ class Settings(BaseSettings):
         None, description="Base URL clients reach the server at; default http://host:port."
     )
     workers: int = Field(1, ge=1, description="Server worker processes.")
+    http: Literal["1", "2", "auto"] = Field(
+        "1", description="HTTP version served: 1 (fastest), 2, or auto-detect per connection."
+    )
 
     # Signed URLs
     clock_skew: int = Field(0, ge=0, le=3600, description="Seconds a URL stays valid past exp.")
