@@ -43,7 +43,7 @@ test-slow: install-test
 	$(BIN)/pytest -m slow -q
 
 bench: install-test
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

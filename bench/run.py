@@ -1,65 +1,172 @@
 """imagegate benchmarks. Every figure is a ratio against a reference measured in the same
 run, on the same machine: absolute times on shared machines are noise.
 
-    make bench            # or: .venv/bin/python bench/run.py
+    make bench            # or: .venv/bin/python bench/run.py [--only cold,memory] [--quick]
+
+It sets up what it compares with by itself (nginx and wrk from apt, thumbor in its own venv
+under bench/.work, a generated 12 MP JPEG), runs every comparison on loopback, bounded in
+time, prints the tables and writes them as Markdown to bench/.work/latest.md (and the raw
+figures to latest.json) for docs/benchmarks.md.
+
+Scenarios:
+  verify  signature verification, in process, against HMAC-SHA256 alone
+  cached  a cached variant of a private image (signed URL) vs nginx serving the same bytes,
+          and vs a do-nothing ASGI app on granian (the floor of any ASGI server here)
+  cold    a cold resize of a 12 MP JPEG to 800 px vs thumbor and vs pyvips in one process
+  memory  peak RSS and status codes under 8 and 200 concurrent cold resizes
+
+Besides requests per second, each run reports the CPU time its server spent per answer and
+the CPU that other processes on the machine used meanwhile: on a shared machine the first is
+the steadier figure, and the second says whether to trust the run.
+
+Options: --quick (short single runs: checks the harness, not the figures), --only LIST,
+--seconds N (one throughput run), --strict (exit 1 when a target is missed).
+BENCH_ARGS passes them through make: make bench BENCH_ARGS=--quick
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import platform
-import statistics
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import sys
 import time
-from collections.abc import Callable
-from urllib.parse import urlsplit
+import traceback
+from pathlib import Path
+from types import FrameType
 
-from imagegate.signing import sign_url, verify
+import prepare
+import procs
+import report
+import scenarios
+import signing_micro
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / ".work"
+SCENARIOS = ("verify", "cached", "cold", "memory")
+HARD_LIMIT_SECONDS = 15 * 60  # the whole run, whatever happens
 
 
-def best_of(fn: Callable[[], object], number: int, repeat: int = 7) -> float:
-    """Seconds per call: the median of ``repeat`` runs of ``number`` calls."""
-    runs = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        runs.append((time.perf_counter() - start) / number)
-    return statistics.median(runs)
+def _log(line: str) -> None:
+    print(line, flush=True)
 
 
-def bench_verify() -> list[tuple[str, float, float]]:
-    key = "Oix0bbNaT8Rge9PuyxUBrjI6zrgnsyJ5="
-    url = sign_url(
-        "https://img.example/ZWd9g1K7eljCn_KDTu_MWA/products/shoes/red.jpg/public",
-        key,
-        exp=4102444800,
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(f"stopped by signal {signum}")
+
+
+def _on_alarm(signum: int, frame: FrameType | None) -> None:
+    raise TimeoutError(f"the benchmark ran past its {HARD_LIMIT_SECONDS} s limit")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parts = urlsplit(url)
-    path, query = parts.path.encode(), parts.query.encode()
-    message = f"{parts.path}?{parts.query.rsplit('&sig=', 1)[0]}".encode()
-    one = [("default", key.encode())]
-    two = [("old", b"x" * 44), ("default", key.encode())]
-
-    hmac_s = best_of(lambda: hmac.digest(key.encode(), message, hashlib.sha256), 50_000)
-    rows = []
-    for label, keys in (("verify, 1 key", one), ("verify, 2 keys (2nd matches)", two)):
-        seconds = best_of(lambda keys=keys: verify(path, query, keys, 1_700_000_000), 50_000)
-        rows.append((label, seconds * 1e6, seconds / hmac_s))
-    rows.insert(0, ("HMAC-SHA256 alone (reference)", hmac_s * 1e6, 1.0))
-    return rows
-
-
-def main() -> None:
-    print(
-        f"imagegate benchmarks on {platform.node()} ({platform.machine()}, "
-        f"Python {platform.python_version()})\n"
+    parser.add_argument(
+        "--only",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated scenarios to run (default: all of {','.join(SCENARIOS)})",
     )
-    print("Signature verification (pure, in process)")
-    print(f"  {'case':34} {'us/call':>8} {'x HMAC':>7}")
-    for label, micros, ratio in bench_verify():
-        print(f"  {label:34} {micros:8.2f} {ratio:7.2f}")
+    parser.add_argument(
+        "--quick", action="store_true", help="short runs, one round: checks the harness only"
+    )
+    parser.add_argument("--seconds", type=float, help="length of one measured throughput run")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
+    args = parser.parse_args()
+    args.only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = set(args.only) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    return args
+
+
+def make_plan(args: argparse.Namespace) -> scenarios.Plan:
+    plan = scenarios.Plan()
+    if args.quick:
+        plan = scenarios.Plan(seconds=3, warmup=1, cached_rounds=1, cold_rounds=1, memory_seconds=4)
+    if args.seconds:
+        plan.seconds = args.seconds
+    return plan
+
+
+def main() -> int:
+    args = parse_args()
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.alarm(HARD_LIMIT_SECONDS)
+    # The servers' settings come from the harness only, never from the caller's environment.
+    leaked = sorted(name for name in os.environ if name.startswith("IMAGEGATE_"))
+    for name in leaked:
+        del os.environ[name]
+
+    started = time.monotonic()
+    WORK.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(WORK / "logs", ignore_errors=True)  # the servers' logs of this run only
+    setup: list[str] = [f"ignored from the environment: {', '.join(leaked)}"] if leaked else []
+    tools: dict[str, str] = {}
+    needs_servers = bool({"cached", "cold", "memory"} & set(args.only))
+    ctx = None
+    if needs_servers:
+        _log("setting up (nginx and wrk from apt, thumbor venv, test image)...")
+        paths = prepare.ensure_apt_tools(setup)
+        tools = prepare.tool_versions(paths)
+        thumbor = prepare.ensure_thumbor(WORK, setup)
+        tools["thumbor"] = prepare.thumbor_version(thumbor)
+        plan = make_plan(args)
+        photos = prepare.ensure_photos(WORK, plan.copies)
+        cpus = len(os.sched_getaffinity(0))
+        ctx = scenarios.Context(WORK, paths["nginx"], thumbor, photos, cpus, plan)
+
+    result = report.Report(report.command_line(), report.machine(ROOT, tools), setup=setup)
+    if args.quick:
+        result.setup.append("--quick: short single runs, figures not comparable")
+    try:
+        if "verify" in args.only:
+            _log("signature verification...")
+            result.micro = signing_micro.bench_verify(10_000 if args.quick else 50_000)
+        if ctx is not None:
+            _log("imagegate store: copies of the 12 MP photo, private, and their variants...")
+            scenarios.prepare_store(ctx)
+        for name, fn in (
+            ("cached", scenarios.cached_vs_nginx),
+            ("cold", scenarios.cold_resize),
+            ("memory", scenarios.memory_under_load),
+        ):
+            if name not in args.only or ctx is None:
+                continue
+            _log(f"{name}...")
+            try:
+                produced = fn(ctx, _log)
+            except Exception as exc:  # one failed scenario doesn't stop the others
+                result.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+                traceback.print_exc()
+                if isinstance(exc, TimeoutError):
+                    break
+                continue
+            finally:
+                procs.stop_all()
+            ratios, memory = produced
+            result.ratios.extend(ratios)
+            result.memory.extend(memory)
+    finally:
+        procs.stop_all()
+        signal.alarm(0)
+
+    result.setup.append(f"whole run {time.monotonic() - started:.0f} s")
+    text = report.render_text(result)
+    print("\n" + text)
+    (WORK / "latest.md").write_text(report.render_markdown(result))
+    (WORK / "latest.json").write_text(json.dumps(dataclasses.asdict(result), indent=2) + "\n")
+    _log(f"\nMarkdown for docs/benchmarks.md: {WORK / 'latest.md'}")
+    missed = [row for row in [*result.ratios, *result.memory] if row.verdict == "FAIL"]
+    if result.errors:
+        return 1
+    return 1 if args.strict and missed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

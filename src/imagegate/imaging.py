@@ -383,6 +383,11 @@ class Processor:
 
     def __init__(self, limits: Limits = _DEFAULT_LIMITS) -> None:
         self.limits = limits
+        # libvips keeps recent operations and their pixels in a process-wide cache. imagegate
+        # never asks libvips the same question twice (rendered variants have caches of their
+        # own), so that cache would only hold memory: turn it off.
+        pyvips.cache_set_max(0)
+        pyvips.cache_set_max_mem(0)
 
     def probe(self, data: bytes) -> tuple[Format, int, int]:
         found = probe(data, self.limits)

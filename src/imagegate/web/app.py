@@ -212,4 +212,5 @@ def _install_health(api: FastAPI, service: Service, offload: Offload) -> None:
 def app_from_env() -> Imagegate:
     """Factory for servers started with an import string (granian, uvicorn --factory)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    logging.getLogger("pyvips").setLevel(logging.WARNING)  # it narrates every operation
     return create_app(Settings())
