@@ -131,3 +131,34 @@ def test_health_and_readiness(server: Server) -> None:
     ready = httpx.get(f"{server.base_url}/readyz")
     assert ready.status_code == 200
     assert ready.json() == {"ready": True, "checks": {"metadata": "ok", "blobs": "ok"}}
+
+
+def test_named_variants_take_the_flexible_options_too(server: Server) -> None:
+    body = {
+        "id": "fancy",
+        "options": {
+            "fit": "cover",
+            "width": 120,
+            "height": 80,
+            "quality": 40,
+            "blur": 5,
+            "gravity": "0.50x1",
+            "format": "webp",
+            "sharpen": 1,
+            "dpr": 1.5,
+        },
+    }
+    with server.client() as c:
+        r = c.post(f"{server.images_url}/variants", json=body)
+        assert r.status_code == 200, r.text
+        options = r.json()["result"]["variant"]["options"]
+        assert options["gravity"] == "0.5x1" and options["format"] == "webp"
+        c.post(server.images_url, files={"file": ("a.jpg", jpeg(600, 400))}, data={"id": "f"})
+        bad = c.post(
+            f"{server.images_url}/variants",
+            json={**body, "id": "bad", "options": {**body["options"], "gravity": "up"}},
+        )
+        assert bad.status_code == 400
+    out = httpx.get(f"{server.base_url}/{server.account_hash}/f/fancy")
+    assert out.headers["content-type"] == "image/webp"
+    assert dimensions(out.content) == (180, 120)

@@ -93,7 +93,8 @@ def _quality(raw: str, _max: int) -> int:
     return parsed
 
 
-def _gravity(raw: str, _max: int) -> str:
+def parse_gravity(raw: str) -> str:
+    """A gravity keyword, or an ``XxY`` focal point written canonically; else ValueError."""
     if raw in GRAVITY_KEYWORDS:
         return raw
     match = _FOCAL.fullmatch(raw)
@@ -118,7 +119,7 @@ _PARSERS: dict[str, Any] = {
     "width": _side,
     "height": _side,
     "fit": lambda raw, _m: Fit(raw),
-    "gravity": _gravity,
+    "gravity": lambda raw, _m: parse_gravity(raw),
     "quality": _quality,
     "format": lambda raw, _m: OutputFormat(raw),
     "dpr": _float_in(0, 2, open_low=True),

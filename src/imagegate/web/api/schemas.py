@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from imagegate.models import Fit, MetadataMode
+from imagegate.models import Fit, MetadataMode, OutputFormat
+from imagegate.variants import parse_gravity
 
 T = TypeVar("T")
 
@@ -58,6 +59,19 @@ class VariantOptionsIn(BaseModel):
     height: float = Field(ge=1, le=12000, description="Maximum height in pixels")
     background: str | None = Field(None, pattern=r"^#?[0-9a-fA-F]{6}$")
     browser_ttl: int | None = Field(None, ge=3600, le=31536000)
+    # imagegate extensions: the flexible-variant options, for named variants too.
+    quality: int | None = Field(None, ge=1, le=100)
+    dpr: float | None = Field(None, gt=0, le=2)
+    sharpen: float | None = Field(None, ge=0, le=10)
+    blur: float | None = Field(None, ge=0, le=250)
+    gravity: str | None = Field(None, description="auto, center, a side, or XxY in 0..1")
+    format: OutputFormat | None = None
+    anim: bool | None = None
+
+    @field_validator("gravity")
+    @classmethod
+    def _gravity(cls, value: str | None) -> str | None:
+        return None if value is None else parse_gravity(value)
 
 
 class VariantOptionsOut(BaseModel):
@@ -65,6 +79,13 @@ class VariantOptionsOut(BaseModel):
     metadata: MetadataMode
     width: int
     height: int
+    quality: int | None = None
+    dpr: float | None = None
+    sharpen: float | None = None
+    blur: float | None = None
+    gravity: str | None = None
+    format: OutputFormat | None = None
+    anim: bool | None = None
     background: str | None = None
     browser_ttl: int | None = None
 

@@ -27,7 +27,12 @@ router = APIRouter(prefix="/accounts/{account_id}/images/v1", tags=["variants"])
 def _options(body: VariantOptionsIn) -> VariantOptions:
     if body.width != int(body.width) or body.height != int(body.height):
         raise BadRequest("width and height must be whole pixels")
-    background = body.background or "#ffffff"
+    background = (body.background or "#ffffff").lower()
+    extras = {
+        name: getattr(body, name)
+        for name in ("quality", "dpr", "sharpen", "blur", "gravity", "format", "anim")
+        if getattr(body, name) is not None
+    }
     return VariantOptions(
         fit=body.fit,
         width=int(body.width),
@@ -35,6 +40,7 @@ def _options(body: VariantOptionsIn) -> VariantOptions:
         metadata=body.metadata,
         background=background if background.startswith("#") else f"#{background}",
         browser_ttl=body.browser_ttl,
+        **extras,
     )
 
 
