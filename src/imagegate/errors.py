@@ -82,6 +82,10 @@ class LimitReached(ImagegateError):
     code, status, message = 5453, 403, "Account reached a service limit"
 
 
+class UploadUrlGone(ImagegateError):
+    code, status, message = 5410, 410, "The upload URL has expired or was already used"
+
+
 class NoRoute(ImagegateError):
     code, status, message = 7003, 404, "No route for the URI"
 

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def epoch_ms(moment: datetime) -> int:
+    """Whole milliseconds since the epoch, in integer arithmetic (``timestamp() * 1000`` is a
+    float and truncates some instants to the millisecond before). Naive means local time."""
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return (moment - _EPOCH) // _MS
 
 
 class Fit(enum.StrEnum):
@@ -173,6 +184,7 @@ class ApiToken:
     scopes: frozenset[Scope]
     created: datetime
     revoked: bool = False
+    expires: datetime | None = None  # batch tokens are short-lived
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,3 +203,4 @@ class Image:
     size: int = 0
     blob_key: str = ""
     sha256: str = ""
+    upload_expires: datetime | None = None  # drafts: when the upload URL stops working

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from imagegate.listing import Cursor, MetaFilter
 from imagegate.models import Account, ApiToken, Format, Image, SigningKey, Variant, VariantOptions
 
 
@@ -134,8 +135,30 @@ class MetadataStore(Protocol):
     def delete_variant(self, account_id: str, name: str) -> bool: ...
 
     # images
-    def insert_image(self, image: Image) -> None:
-        """Raises ``Conflict`` if the account already has an image with this id."""
+    def insert_image(self, image: Image, upload_token_hash: str | None = None) -> None:
+        """Raises ``Conflict`` if the account already has an image with this id. A draft
+        (direct creator upload) carries the hash of its one-time upload token."""
+
+    def find_draft(self, upload_token_hash: str) -> Image | None:
+        """The draft waiting for this upload token (expired or not), or None."""
+
+    def complete_upload(self, upload_token_hash: str, now_ms: int, **fields: Any) -> Image | None:
+        """Turn the draft into an image with ``fields`` (format, width, height, size,
+        blob_key, sha256, filename), atomically and once: None if no draft has this token,
+        its upload window closed before ``now_ms``, or another request completed it first."""
+
+    def list_images_page(
+        self,
+        account_id: str,
+        *,
+        after: Cursor | None,
+        limit: int,
+        descending: bool,
+        creator: str | None,
+        filters: Sequence[MetaFilter],
+    ) -> list[Image]:
+        """Non-draft images ordered by (uploaded, id digest), strictly after ``after`` in
+        that order. ``creator`` "" matches images with no creator; None does not filter."""
 
     def get_image(self, account_id: str, image_id: str) -> Image | None: ...
 

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from imagegate import ids
@@ -25,6 +25,7 @@ from imagegate.errors import (
     Unauthenticated,
     VariantNotFound,
 )
+from imagegate.listing import Cursor, InvalidListing, MetaFilter, decode_cursor, encode_cursor
 from imagegate.models import (
     Account,
     ApiToken,
@@ -34,6 +35,7 @@ from imagegate.models import (
     SigningKey,
     Variant,
     VariantOptions,
+    epoch_ms,
 )
 from imagegate.ports import BlobStore, ImageProcessor, MetadataStore
 from imagegate.serving import Caches
@@ -43,6 +45,7 @@ from imagegate.urls import delivery_path
 log = logging.getLogger("imagegate.service")
 
 MAX_VARIANTS = 100
+BATCH_TOKEN_LIFETIME = timedelta(minutes=15)
 MAX_METADATA_BYTES = 1024
 
 
@@ -115,9 +118,19 @@ class Service:
 
     def authenticate(self, token_value: str) -> ApiToken:
         token = self.meta.find_token(hash_token(token_value)) if token_value else None
-        if token is None:
+        if token is None or (token.expires is not None and token.expires < self.now()):
             raise Unauthenticated("Invalid API token")
         return token
+
+    def create_batch_token(self, token: ApiToken) -> tuple[str, datetime]:
+        """A short-lived token for the same account and scopes (Cloudflare's batch API)."""
+        value = ids.new_api_token()
+        expires = self.now() + BATCH_TOKEN_LIFETIME
+        batch = ApiToken(
+            ids.new_token_id(), token.account_id, "batch", token.scopes, self.now(), False, expires
+        )
+        self.meta.add_token(batch, hash_token(value))
+        return value, expires
 
     def account_for(self, token: ApiToken, account_id: str, scope: Scope) -> Account:
         """The account a request addresses, if this token may act on it with ``scope``."""
@@ -143,16 +156,9 @@ class Service:
     ) -> Image:
         if len(data) > self.limits.max_upload_bytes:
             raise PayloadTooLarge()
-        if custom_id is not None:
-            problem = ids.custom_id_problem(custom_id)
-            if problem:
-                raise BadRequest(f"Invalid custom id: {problem}")
-        meta = check_metadata(meta or {})
-        if creator is not None and len(creator) > 1024:
-            raise BadRequest("creator must be at most 1024 characters")
+        meta = self.check_new_image(account, custom_id, meta, creator)
         fmt, width, height = self.processor.probe(data)
-        if self.meta.count_images(account.id) >= account.image_quota:
-            raise LimitReached("Image quota reached for this account")
+        self.check_quota(account)
         image = Image(
             account_id=account.id,
             id=custom_id or ids.new_image_id(),
@@ -180,6 +186,60 @@ class Service:
             self.blobs.delete(image.blob_key)
             raise
         return image
+
+    def check_new_image(
+        self,
+        account: Account,
+        custom_id: str | None,
+        meta: dict[str, Any] | None,
+        creator: str | None,
+    ) -> dict[str, Any]:
+        """Validate what a new image is given; return its metadata, checked."""
+        if custom_id is not None:
+            problem = ids.custom_id_problem(custom_id)
+            if problem:
+                raise BadRequest(f"Invalid custom id: {problem}")
+        if creator is not None and len(creator) > 1024:
+            raise BadRequest("creator must be at most 1024 characters")
+        return check_metadata(meta or {})
+
+    def check_quota(self, account: Account) -> None:
+        if self.meta.count_images(account.id) >= account.image_quota:
+            raise LimitReached("Image quota reached for this account")
+
+    def stats(self, account: Account) -> tuple[int, int]:
+        """Images held (drafts included) and images allowed."""
+        return self.meta.count_images(account.id), account.image_quota
+
+    def list_images_v2(
+        self,
+        account: Account,
+        *,
+        continuation_token: str | None,
+        per_page: int,
+        descending: bool,
+        creator: str | None,
+        filters: list[MetaFilter],
+    ) -> tuple[list[Image], str | None]:
+        """A page of images and the token for the next page (None on the last)."""
+        try:
+            after = decode_cursor(continuation_token) if continuation_token else None
+        except InvalidListing as exc:
+            raise BadRequest(str(exc)) from None
+        page = self.meta.list_images_page(
+            account.id,
+            after=after,
+            limit=per_page + 1,
+            descending=descending,
+            creator=creator,
+            filters=filters,
+        )
+        if len(page) <= per_page:
+            return page, None
+        page = page[:per_page]
+        last = page[-1]
+        cursor = Cursor(epoch_ms(last.uploaded), ids.image_digest(last.id)[:32])
+        return page, encode_cursor(cursor)
 
     def get_image(self, account: Account, image_id: str) -> Image:
         image = self.meta.get_image(account.id, image_id)

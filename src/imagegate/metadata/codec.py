@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Row
@@ -17,18 +17,10 @@ from imagegate.models import (
     SigningKey,
     Variant,
     VariantOptions,
+    epoch_ms,
 )
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-
-
-def to_ms(moment: datetime) -> int:
-    """Whole milliseconds since the epoch, in integer arithmetic: ``timestamp() * 1000`` is a
-    float and truncates some instants to the millisecond before. Naive means local time."""
-    if moment.tzinfo is None:
-        moment = moment.astimezone()
-    return (moment - _EPOCH) // _MS
+to_ms = epoch_ms
 
 
 def from_ms(ms: int) -> datetime:
@@ -68,6 +60,7 @@ def token_row(t: ApiToken, token_hash: str) -> dict[str, Any]:
         "scopes": ",".join(sorted(s.value for s in t.scopes)),
         "created_ms": to_ms(t.created),
         "revoked": t.revoked,
+        "expires_ms": to_ms(t.expires) if t.expires else None,
     }
 
 
@@ -79,6 +72,7 @@ def token(r: Row[Any]) -> ApiToken:
         scopes=frozenset(Scope(s) for s in r.scopes.split(",") if s),
         created=from_ms(r.created_ms),
         revoked=bool(r.revoked),
+        expires=from_ms(r.expires_ms) if r.expires_ms is not None else None,
     )
 
 
@@ -123,6 +117,7 @@ def image_row(i: Image) -> dict[str, Any]:
         "size": i.size,
         "blob_key": i.blob_key,
         "sha256": i.sha256,
+        "upload_expires_ms": to_ms(i.upload_expires) if i.upload_expires else None,
     }
 
 
@@ -142,4 +137,5 @@ def image(r: Row[Any]) -> Image:
         size=r.size,
         blob_key=r.blob_key,
         sha256=r.sha256,
+        upload_expires=from_ms(r.upload_expires_ms) if r.upload_expires_ms is not None else None,
     )

@@ -41,6 +41,7 @@ api_tokens = sa.Table(
     sa.Column("scopes", sa.String(100), nullable=False),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
     sa.Column("revoked", sa.Boolean, nullable=False),
+    sa.Column("expires_ms", sa.BigInteger, nullable=True),  # batch tokens expire
 )
 
 signing_keys = sa.Table(
@@ -96,5 +97,9 @@ images = sa.Table(
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("blob_key", sa.String(100), nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False),
+    # Direct creator uploads: a draft waits for one POST carrying this token's secret.
+    sa.Column("upload_token_hash", sa.String(64), nullable=True),
+    sa.Column("upload_expires_ms", sa.BigInteger, nullable=True),
     sa.Index("ix_images_account_uploaded", "account_id", "uploaded_ms", "id_digest"),
+    sa.Index("ix_images_upload_token_hash", "upload_token_hash", unique=True),
 )

@@ -6,7 +6,7 @@ other database failure ``StorageError``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +19,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from imagegate.errors import Conflict, StorageError
 from imagegate.ids import image_digest
+from imagegate.listing import Cursor, MetaFilter
 from imagegate.metadata import codec
+from imagegate.metadata.filters import meta_condition
 from imagegate.metadata.schema import accounts, api_tokens, images, signing_keys, variants
 from imagegate.models import Account, ApiToken, Image, SigningKey, Variant, VariantOptions
 from imagegate.ports import DeliveryContext
@@ -233,9 +235,82 @@ class SqlMetadataStore:
     # --- images ---------------------------------------------------------------------------
 
     @_wrap_errors
-    def insert_image(self, image: Image) -> None:
+    def insert_image(self, image: Image, upload_token_hash: str | None = None) -> None:
+        row = codec.image_row(image)
         with self._tx() as conn:
-            conn.execute(images.insert().values(**codec.image_row(image)))
+            conn.execute(images.insert().values(**row, upload_token_hash=upload_token_hash))
+
+    @_wrap_errors
+    def find_draft(self, upload_token_hash: str) -> Image | None:
+        query = images.select().where(
+            images.c.upload_token_hash == upload_token_hash, images.c.draft.is_(True)
+        )
+        with self._tx() as conn:
+            row = conn.execute(query).first()
+        return codec.image(row) if row else None
+
+    @_wrap_errors
+    def complete_upload(self, upload_token_hash: str, now_ms: int, **fields: Any) -> Image | None:
+        allowed = {"format", "width", "height", "size", "blob_key", "sha256", "filename"}
+        values = {k: v for k, v in fields.items() if k in allowed}
+        if "format" in values and values["format"] is not None:
+            values["format"] = values["format"].value
+        where = (
+            (images.c.upload_token_hash == upload_token_hash)
+            & images.c.draft.is_(True)
+            & (images.c.upload_expires_ms >= now_ms)
+        )
+        with self._tx() as conn:
+            row = conn.execute(sa.select(images.c.account_id, images.c.id).where(where)).first()
+            if row is None:
+                return None
+            done = conn.execute(
+                images.update()
+                .where(where)
+                .values(**values, draft=False, upload_token_hash=None, upload_expires_ms=None)
+            )
+            if done.rowcount != 1:
+                return None
+            return _image(conn, row.account_id, row.id)
+
+    @_wrap_errors
+    def list_images_page(
+        self,
+        account_id: str,
+        *,
+        after: Cursor | None,
+        limit: int,
+        descending: bool,
+        creator: str | None,
+        filters: Sequence[MetaFilter],
+    ) -> list[Image]:
+        query = images.select().where(images.c.account_id == account_id, images.c.draft.is_(False))
+        if creator is not None:
+            query = query.where(
+                images.c.creator.is_(None) | (images.c.creator == "")
+                if creator == ""
+                else images.c.creator == creator
+            )
+        dialect = self.engine.dialect.name
+        for meta_filter in filters:
+            query = query.where(meta_condition(images.c.meta, meta_filter, dialect))
+        order = (images.c.uploaded_ms, images.c.id_digest)
+        if after is not None:
+            if descending:
+                bound = after.digest_prefix  # every digest with this prefix sorts after it
+                query = query.where(
+                    (images.c.uploaded_ms < after.uploaded_ms)
+                    | ((images.c.uploaded_ms == after.uploaded_ms) & (images.c.id_digest < bound))
+                )
+            else:
+                bound = after.digest_prefix + "g"  # past every digest with this prefix
+                query = query.where(
+                    (images.c.uploaded_ms > after.uploaded_ms)
+                    | ((images.c.uploaded_ms == after.uploaded_ms) & (images.c.id_digest > bound))
+                )
+        query = query.order_by(*(c.desc() for c in order) if descending else order).limit(limit)
+        with self._tx() as conn:
+            return [codec.image(r) for r in conn.execute(query).all()]
 
     @_wrap_errors
     def get_image(self, account_id: str, image_id: str) -> Image | None:

@@ -26,7 +26,8 @@ from imagegate.settings import Settings
 from imagegate.signing import Policy
 from imagegate.storage.local import LocalBlobStore
 from imagegate.storage.variant_cache import LocalVariantCache
-from imagegate.web.api import images, keys, variants
+from imagegate.uploads import DirectUploads
+from imagegate.web.api import direct, images, keys, listing, variants
 from imagegate.web.api.common import Runtime
 from imagegate.web.delivery import Delivery
 from imagegate.web.errors import api_error, api_error_response, internal_error
@@ -35,7 +36,7 @@ from imagegate.web.offload import Offload
 log = logging.getLogger("imagegate")
 
 #: Paths the management app owns; everything else with 3+ segments is delivery.
-API_PREFIXES = ("/accounts/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz")
+API_PREFIXES = ("/accounts/", "/upload/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz")
 KEY_USAGE_FLUSH_SECONDS = 5.0
 
 
@@ -145,8 +146,10 @@ def create_app(settings: Settings, core: Core | None = None) -> Imagegate:
         description="Cloudflare Images-compatible API with private images behind signed URLs.",
         lifespan=lifespan,
     )
-    api.state.runtime = Runtime(service, offload, settings.resolved_public_url())
-    for router in (keys.router, variants.router, images.router):
+    api.state.runtime = Runtime(
+        service, DirectUploads(service), offload, settings.resolved_public_url()
+    )
+    for router in (keys.router, variants.router, listing.router, direct.router, images.router):
         api.include_router(router)
     _install_error_handlers(api)
     _install_health(api, service, offload)

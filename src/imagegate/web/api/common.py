@@ -12,8 +12,9 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from imagegate.errors import BadRequest, Unauthenticated
-from imagegate.models import Account, Image, Scope, SigningKey, Variant
+from imagegate.models import Account, ApiToken, Image, Scope, SigningKey, Variant
 from imagegate.service import Service
+from imagegate.uploads import DirectUploads
 from imagegate.urls import delivery_url
 from imagegate.web.offload import Offload
 
@@ -23,6 +24,7 @@ class Runtime:
     """What the API needs at run time; lives on ``app.state.runtime``."""
 
     service: Service
+    uploads: DirectUploads
     offload: Offload
     public_url: str
 
@@ -35,14 +37,27 @@ def runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
-async def _account(request: Request, account_id: str, scope: Scope) -> Account:
+async def _token(request: Request) -> ApiToken:
     rt = runtime(request)
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise Unauthenticated("Missing or malformed Authorization: Bearer header")
-    token = await rt.offload.io(rt.service.authenticate, value.strip())
+    return await rt.offload.io(rt.service.authenticate, value.strip())
+
+
+async def _account(request: Request, account_id: str, scope: Scope) -> Account:
+    rt = runtime(request)
+    token = await _token(request)
     return await rt.offload.io(rt.service.account_for, token, account_id, scope)
+
+
+async def editor_token(request: Request, account_id: str) -> ApiToken:
+    """The request's token, if it may edit ``account_id``."""
+    rt = runtime(request)
+    token = await _token(request)
+    await rt.offload.io(rt.service.account_for, token, account_id, Scope.EDIT)
+    return token
 
 
 async def reader(request: Request, account_id: str) -> Account:

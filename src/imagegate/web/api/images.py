@@ -7,12 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from starlette.datastructures import UploadFile
 from starlette.responses import Response
-from starlette.types import Message as AsgiMessage
-from starlette.types import Receive
 
-from imagegate.errors import BadRequest, NotMultipart, PayloadTooLarge
+from imagegate.errors import BadRequest
 from imagegate.models import Account, Image
 from imagegate.web.api.common import (
     EditAccount,
@@ -23,12 +20,12 @@ from imagegate.web.api.common import (
     ok,
     path_image_id,
 )
+from imagegate.web.api.multipart import upload_form
 from imagegate.web.api.schemas import Envelope, ImageList, ImageOut, ImagePatch, SignedUrlOut
 from imagegate.web.forms import parse_bool, parse_metadata
 
 router = APIRouter(prefix="/accounts/{account_id}/images/v1", tags=["images"])
 
-FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small text fields
 UPLOAD_BODY = {
     "content": {
         "multipart/form-data": {
@@ -54,22 +51,6 @@ async def _image_out(rt: Runtime, account: Account, image: Image) -> dict[str, A
     return image_json(image, account, variants, rt.public_url)
 
 
-def _limited(receive: Receive, limit: int) -> Receive:
-    """Count the request body as it streams in; refuse it once it passes ``limit``."""
-    seen = 0
-
-    async def wrapped() -> AsgiMessage:
-        nonlocal seen
-        message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise PayloadTooLarge()
-        return message
-
-    return wrapped
-
-
 @router.post(
     "",
     summary="Upload an image",
@@ -77,46 +58,22 @@ def _limited(receive: Receive, limit: int) -> Receive:
     openapi_extra={"requestBody": UPLOAD_BODY},
 )
 async def upload(request: Request, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise NotMultipart()
     limit = rt.service.limits.max_upload_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
-        raise PayloadTooLarge()
-    limited = Request(request.scope, _limited(request.receive, limit + FORM_OVERHEAD))
-    try:
-        form = await limited.form(max_files=1, max_fields=200, max_part_size=64 * 1024)
-    except PayloadTooLarge:
-        raise
-    except Exception:
-        raise BadRequest("Malformed multipart body") from None
-    try:
-        upload_file = form.get("file")
-        if "url" in form:
+    async with upload_form(request, limit) as form:
+        if form.get("url") is not None:
             raise BadRequest("Upload by URL is not supported yet; send the file field")
-        if not isinstance(upload_file, UploadFile):
-            raise BadRequest("The file field is required")
-        data = await upload_file.read(limit + 1)
-        if len(data) > limit:
-            raise PayloadTooLarge()
-        texts = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-        fields = dict(texts)
-        custom_id = fields.get("id") or None
+        data, filename = await form.read_file(limit)
         image = await rt.offload.io(
             lambda: rt.service.upload(
                 account,
                 data,
-                filename=upload_file.filename or "",
-                custom_id=custom_id,
-                meta=parse_metadata(texts),
-                require_signed_urls=parse_bool(
-                    fields.get("requireSignedURLs"), "requireSignedURLs"
-                ),
-                creator=fields.get("creator"),
+                filename=filename,
+                custom_id=form.get("id") or None,
+                meta=parse_metadata(form.fields),
+                require_signed_urls=parse_bool(form.get("requireSignedURLs"), "requireSignedURLs"),
+                creator=form.get("creator"),
             )
         )
-    finally:
-        await form.close()
     return ok(await _image_out(rt, account, image))
 
 

@@ -143,3 +143,27 @@ class SignedUrlOut(BaseModel):
     url: str
     exp: int
     key: str
+
+
+class ImageListV2(BaseModel):
+    images: list[ImageOut]
+    continuation_token: str | None
+
+
+class Count(BaseModel):
+    current: int
+    allowed: int
+
+
+class StatsOut(BaseModel):
+    count: Count
+
+
+class DirectUploadOut(BaseModel):
+    id: str
+    uploadURL: str
+
+
+class BatchTokenOut(BaseModel):
+    token: str
+    expiresAt: str

@@ -1,0 +1,160 @@
+"""Direct creator uploads (v2 and the legacy v1), their unauthenticated upload URL, and
+batch tokens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+
+from imagegate.errors import BadRequest
+from imagegate.models import Account
+from imagegate.web.api.common import (
+    EditAccount,
+    Runtime,
+    RuntimeDep,
+    editor_token,
+    image_json,
+    iso,
+    ok,
+)
+from imagegate.web.api.multipart import upload_form
+from imagegate.web.api.schemas import BatchTokenOut, DirectUploadOut, Envelope, ImageOut
+from imagegate.web.forms import parse_bool, parse_metadata
+
+router = APIRouter(tags=["direct creator upload"])
+ACCOUNT = "/accounts/{account_id}/images"
+DIRECT_BODY = {
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string", "maxLength": 1024},
+                    "creator": {"type": "string", "maxLength": 1024},
+                    "metadata": {"type": "string", "description": "JSON object"},
+                    "requireSignedURLs": {"type": "string", "enum": ["true", "false"]},
+                    "expiry": {"type": "string", "format": "date-time"},
+                },
+            }
+        }
+    }
+}
+
+
+def _expiry(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest("expiry must be an ISO-8601 date and time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def _create(request: Request, account: Account, rt: Runtime) -> JSONResponse:
+    async with upload_form(request, 0, multipart_only=False) as form:
+        if form.file is not None:
+            raise BadRequest("A direct upload is requested without a file")
+        draft, secret = await rt.offload.io(
+            lambda: rt.uploads.create(
+                account,
+                custom_id=form.get("id") or None,
+                meta=parse_metadata(form.fields),
+                require_signed_urls=parse_bool(form.get("requireSignedURLs"), "requireSignedURLs"),
+                creator=form.get("creator"),
+                expiry=_expiry(form.get("expiry")),
+            )
+        )
+    return ok({"id": draft.id, "uploadURL": f"{rt.public_url}/upload/{secret}"})
+
+
+@router.post(
+    f"{ACCOUNT}/v2/direct_upload",
+    summary="Create a one-time upload URL (the image is a draft until it is used)",
+    response_model=Envelope[DirectUploadOut],
+    openapi_extra={"requestBody": DIRECT_BODY},
+)
+async def direct_upload_v2(request: Request, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
+    return await _create(request, account, rt)
+
+
+@router.post(
+    f"{ACCOUNT}/v1/direct_upload",
+    summary="Create a one-time upload URL (legacy v1)",
+    response_model=Envelope[DirectUploadOut],
+    openapi_extra={"requestBody": DIRECT_BODY},
+)
+async def direct_upload_v1(request: Request, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body: Any = await _json_object(request)
+        fields = {k: v for k, v in body.items() if k != "metadata"}
+        draft, secret = await rt.offload.io(
+            lambda: rt.uploads.create(
+                account,
+                meta=body.get("metadata"),
+                require_signed_urls=parse_bool(
+                    fields.get("requireSignedURLs"), "requireSignedURLs"
+                ),
+                expiry=_expiry(fields.get("expiry")),
+            )
+        )
+        return ok({"id": draft.id, "uploadURL": f"{rt.public_url}/upload/{secret}"})
+    return await _create(request, account, rt)
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise BadRequest("The body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object")
+    return body
+
+
+@router.post(
+    "/upload/{secret}",
+    summary="Complete a direct upload: POST the file here, no credentials (one use)",
+    response_model=Envelope[ImageOut],
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            },
+            "required": True,
+        }
+    },
+)
+async def complete_upload(
+    request: Request,
+    rt: RuntimeDep,
+    secret: Annotated[str, Path(min_length=20, max_length=100)],
+) -> JSONResponse:
+    limit = rt.service.limits.max_upload_bytes
+    async with upload_form(request, limit) as form:
+        data, filename = await form.read_file(limit)
+        image = await rt.offload.io(rt.uploads.complete, secret, data, filename)
+    account = await rt.offload.io(rt.service.meta.get_account, image.account_id)
+    assert account is not None
+    variants = await rt.offload.io(rt.service.list_variants, account)
+    return ok(image_json(image, account, variants, rt.public_url))
+
+
+@router.get(
+    f"{ACCOUNT}/v1/batch_token",
+    summary="A short-lived token for the images endpoints",
+    response_model=Envelope[BatchTokenOut],
+)
+async def batch_token(request: Request, account_id: str, rt: RuntimeDep) -> JSONResponse:
+    token = await editor_token(request, account_id)
+    value, expires = await rt.offload.io(rt.service.create_batch_token, token)
+    return ok({"token": value, "expiresAt": iso(expires)})

@@ -1,0 +1,75 @@
+"""Reading upload forms: the body is counted as it streams in and refused past the limit,
+so an oversized upload costs no more than the limit, whatever it claims or omits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+from starlette.types import Message as AsgiMessage
+from starlette.types import Receive
+
+from imagegate.errors import BadRequest, NotMultipart, PayloadTooLarge
+
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small text fields
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    fields: list[tuple[str, str]]  # text fields, in order, repeats kept
+    file: UploadFile | None
+
+    def get(self, name: str) -> str | None:
+        return next((v for k, v in self.fields if k == name), None)
+
+    async def read_file(self, limit: int) -> tuple[bytes, str]:
+        """The ``file`` part's bytes and filename; refused past ``limit`` bytes."""
+        if self.file is None:
+            raise BadRequest("The file field is required")
+        data = await self.file.read(limit + 1)
+        if len(data) > limit:
+            raise PayloadTooLarge()
+        return data, self.file.filename or ""
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    seen = 0
+
+    async def wrapped() -> AsgiMessage:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise PayloadTooLarge()
+        return message
+
+    return wrapped
+
+
+@asynccontextmanager
+async def upload_form(
+    request: Request, limit: int, *, multipart_only: bool = True
+) -> AsyncIterator[Form]:
+    content_type = request.headers.get("content-type", "")
+    if multipart_only and not content_type.startswith("multipart/form-data"):
+        raise NotMultipart()
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
+        raise PayloadTooLarge()
+    limited = Request(request.scope, _limited(request.receive, limit + FORM_OVERHEAD))
+    try:
+        form = await limited.form(max_files=1, max_fields=200, max_part_size=64 * 1024)
+    except PayloadTooLarge:
+        raise
+    except Exception:
+        raise BadRequest("Malformed form body") from None
+    try:
+        upload = form.get("file")
+        fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+        yield Form(fields, upload if isinstance(upload, UploadFile) else None)
+    finally:
+        await form.close()
