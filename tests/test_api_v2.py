@@ -46,6 +46,11 @@ def timed(settings: Settings) -> Iterator[tuple[Server, Clock]]:
         yield srv, clock
 
 
+def wire(raw: object) -> str:
+    """The ``result`` of a raw SDK response, as the JSON text the server sent."""
+    return json.dumps(raw.http_response.json()["result"])  # type: ignore[attr-defined]
+
+
 def sdk(srv: Server, token: str | None = None) -> Cloudflare:
     return Cloudflare(api_token=token or srv.api_token, base_url=srv.base_url, max_retries=0)
 
@@ -60,7 +65,7 @@ def test_direct_creator_upload_v2_end_to_end(timed: tuple[Server, Clock]) -> Non
         metadata={"from": "browser"},
         require_signed_urls=True,
     )
-    DirectUploadCreateResponse.model_validate_json(json.dumps(raw.http_response.json()["result"]), strict=True)
+    DirectUploadCreateResponse.model_validate_json(wire(raw), strict=True)
     created = raw.parse()
     assert created.id == "users/42/avatar.jpg"
     assert created.upload_url and created.upload_url.startswith(f"{srv.base_url}/upload/")
@@ -152,7 +157,7 @@ def test_stats_and_quota(timed: tuple[Server, Clock]) -> None:
     cf.images.v1.create(account_id=srv.account_id, file=jpeg(20, 20))
     cf.images.v2.direct_uploads.create(account_id=srv.account_id)  # drafts count
     raw = cf.images.v1.stats.with_raw_response.get(account_id=srv.account_id)
-    Stat.model_validate_json(json.dumps(raw.http_response.json()["result"]), strict=True)
+    Stat.model_validate_json(wire(raw), strict=True)
     stat = raw.parse()
     assert (stat.count.current, stat.count.allowed) == (2, 2)  # type: ignore[union-attr]
     with srv.client() as c:
@@ -189,7 +194,7 @@ def test_v2_paging_2500_images_each_once_in_order(server: Server) -> None:
                 sort_order=order,  # type: ignore[arg-type]
                 continuation_token=token,  # type: ignore[arg-type]
             )
-            V2ListResponse.model_validate_json(json.dumps(raw.http_response.json()["result"]), strict=True)
+            V2ListResponse.model_validate_json(wire(raw), strict=True)
             page = raw.parse()
             seen += [i.id for i in page.images or []]  # type: ignore[misc]
             token = page.continuation_token
