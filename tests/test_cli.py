@@ -100,3 +100,30 @@ def test_keys_and_tokens_commands(tmp_path: Path) -> None:
     assert token.returncode == 0 and token.stdout.startswith("igt_")
     tokens = imagegate("tokens", "list", "--data-dir", data).stdout
     assert "ci" in tokens and token.stdout.strip() not in tokens
+
+
+def test_accounts_and_token_revocation(tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    first = json.loads(imagegate("init", "--data-dir", data, "--json").stdout)
+    second = imagegate("accounts", "create", "shop", "--data-dir", data, "--json")
+    assert second.returncode == 0, second.stderr
+    creds = json.loads(second.stdout)
+    assert creds["account_id"] != first["account_id"]
+    listed = imagegate("accounts", "list", "--data-dir", data).stdout
+    assert first["account_id"] in listed and creds["account_id"] in listed and "shop" in listed
+
+    with serve_cli(tmp_path / "d") as srv:
+        url = f"{srv.base_url}/accounts/{creds['account_id']}/images/v1"
+        auth = {"Authorization": f"Bearer {creds['api_token']}"}
+        assert httpx.get(url, headers=auth).status_code == 200
+        rows = imagegate(
+            "tokens", "list", "--json", "--account", creds["account_id"], "--data-dir", data
+        )
+        tokens = [json.loads(line) for line in rows.stdout.splitlines()]
+        assert [t["name"] for t in tokens] == ["default"] and not tokens[0]["revoked"]
+        token_id = tokens[0]["id"]
+        revoked = imagegate(
+            "tokens", "revoke", token_id, "--account", creds["account_id"], "--data-dir", data
+        )
+        assert revoked.returncode == 0, revoked.stderr
+        assert httpx.get(url, headers=auth).status_code == 401

@@ -248,14 +248,22 @@ def tokens_create(
 
 
 @tokens_app.command("list")
-def tokens_list(data_dir: DataDir = None, account: AccountOpt = None) -> None:
+def tokens_list(
+    data_dir: DataDir = None,
+    account: AccountOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
     """List tokens (never their values)."""
     service = _service(_settings(data_dir))
     table = Table("id", "name", "scopes", "created", "revoked")
     for t in service.meta.list_tokens(_account(service, account).id):
         scopes = ",".join(sorted(s.value for s in t.scopes))
+        if as_json:
+            row = {"id": t.id, "name": t.name, "scopes": scopes, "revoked": t.revoked}
+            print(json.dumps({**row, "created": t.created.isoformat()}))
         table.add_row(t.id, t.name, scopes, t.created.isoformat(), str(t.revoked))
-    console.print(table)
+    if not as_json:
+        console.print(table)
 
 
 @tokens_app.command("revoke")
