@@ -283,13 +283,7 @@ def accounts_create(
 ) -> None:
     """Create another account; print its credentials once."""
     service = _service(_settings(data_dir))
-    new = service.create_account(name)
-    creds = {
-        "account_id": new.account.id,
-        "account_hash": new.account.hash,
-        "api_token": new.api_token,
-        "signing_key": new.signing_key,
-    }
+    creds = service.create_account(name).credentials()
     print(json.dumps(creds) if as_json else "\n".join(f"{k} {v}" for k, v in creds.items()))
 
 

@@ -62,6 +62,15 @@ class NewAccount:
     api_token: str
     signing_key: str
 
+    def credentials(self) -> dict[str, str]:
+        """What an operator is shown once: the ids, the first API token and signing key."""
+        return {
+            "account_id": self.account.id,
+            "account_hash": self.account.hash,
+            "api_token": self.api_token,
+            "signing_key": self.signing_key,
+        }
+
 
 def hash_token(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
