@@ -258,3 +258,12 @@ def test_read_only_tokens_cannot_edit(server: Server) -> None:
             assert r.status_code == 403, (method, path)
             assert r.json()["errors"][0]["code"] == 5403
     assert ids.new_api_token() != value
+
+
+def test_direct_upload_with_no_body_takes_the_defaults(server: Server) -> None:
+    with server.client() as c:
+        r = c.post(f"{server.images_url.removesuffix('/v1')}/v2/direct_upload")
+        assert r.status_code == 200, r.text
+        image_id = r.json()["result"]["id"]
+        assert len(image_id) == 36  # a generated UUID
+        assert c.get(f"{server.images_url}/{image_id}").json()["result"]["draft"] is True

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from imagegate import signing
+from imagegate import bulk_import, signing
 from imagegate.errors import ImagegateError
 from imagegate.models import Account, Scope
 from imagegate.service import Service
@@ -30,6 +30,7 @@ accounts_app = typer.Typer(help="Accounts (tenants).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(accounts_app, name="accounts")
+bulk_import.register(app)
 console = Console()
 err = Console(stderr=True)
 

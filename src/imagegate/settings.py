@@ -48,6 +48,13 @@ class Settings(BaseSettings):
         32, ge=0, description="Renders that may wait; beyond this the answer is 503."
     )
 
+    # Upload by URL
+    fetch_allowlist: str = Field(
+        "", description="Comma-separated origins or address ranges an upload URL may reach."
+    )
+    fetch_allowed_ports: str = Field("80,443", description="Comma-separated ports for upload URLs.")
+    fetch_timeout: float = Field(20.0, gt=0, le=300, description="Seconds a URL fetch may take.")
+
     # Caches and output
     variant_cache_bytes: int = Field(
         1024**3, ge=0, description="Disk bound of rendered variants (LRU); 0 turns it off."

@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from imagegate import imaging
 from imagegate.errors import ImagegateError
+from imagegate.fetch import FetchPolicy
 from imagegate.metadata.sql import SqlMetadataStore
 from imagegate.service import Limits, Service
 from imagegate.serving import Caches, Deliverer
@@ -36,7 +37,15 @@ from imagegate.web.offload import Offload
 log = logging.getLogger("imagegate")
 
 #: Paths the management app owns; everything else with 3+ segments is delivery.
-API_PREFIXES = ("/accounts/", "/upload/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz")
+API_PREFIXES = (
+    "/accounts/",
+    "/upload/",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/healthz",
+    "/readyz",
+)
 KEY_USAGE_FLUSH_SECONDS = 5.0
 
 
@@ -85,6 +94,21 @@ def build_core(settings: Settings, clock: Callable[[], float] = time.time) -> Co
         clock=clock,
     )
     return Core(service, deliverer)
+
+
+def fetch_policy(settings: Settings) -> FetchPolicy:
+    """The upload-by-URL policy; a malformed entry is a configuration error at start."""
+
+    def csv(value: str) -> list[str]:
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+    return FetchPolicy(
+        allowed_ports=frozenset(int(p) for p in csv(settings.fetch_allowed_ports)),
+        allowlist=tuple(csv(settings.fetch_allowlist)),
+        max_bytes=settings.max_upload_bytes,
+        total_timeout=settings.fetch_timeout,
+        connect_timeout=min(5.0, settings.fetch_timeout),
+    )
 
 
 class Imagegate:
@@ -147,7 +171,11 @@ def create_app(settings: Settings, core: Core | None = None) -> Imagegate:
         lifespan=lifespan,
     )
     api.state.runtime = Runtime(
-        service, DirectUploads(service), offload, settings.resolved_public_url()
+        service,
+        DirectUploads(service),
+        offload,
+        settings.resolved_public_url(),
+        fetch_policy(settings),
     )
     for router in (keys.router, variants.router, listing.router, direct.router, images.router):
         api.include_router(router)

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from imagegate.errors import BadRequest, Unauthenticated
+from imagegate.fetch import FetchPolicy
 from imagegate.models import Account, ApiToken, Image, Scope, SigningKey, Variant
 from imagegate.service import Service
 from imagegate.uploads import DirectUploads
@@ -27,6 +28,7 @@ class Runtime:
     uploads: DirectUploads
     offload: Offload
     public_url: str
+    fetch_policy: FetchPolicy
 
 
 def runtime(request: Request) -> Runtime:

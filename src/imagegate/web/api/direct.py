@@ -20,7 +20,7 @@ from imagegate.web.api.common import (
     iso,
     ok,
 )
-from imagegate.web.api.multipart import upload_form
+from imagegate.web.api.multipart import Form, upload_form
 from imagegate.web.api.schemas import BatchTokenOut, DirectUploadOut, Envelope, ImageOut
 from imagegate.web.forms import parse_bool, parse_metadata
 
@@ -55,19 +55,25 @@ def _expiry(raw: str | None) -> datetime | None:
 
 
 async def _create(request: Request, account: Account, rt: Runtime) -> JSONResponse:
-    async with upload_form(request, 0, multipart_only=False) as form:
+    if not request.headers.get("content-type"):  # no body: every field takes its default
+        return await _draft(Form([], None), account, rt)
+    async with upload_form(request, 0) as form:
         if form.file is not None:
             raise BadRequest("A direct upload is requested without a file")
-        draft, secret = await rt.offload.io(
-            lambda: rt.uploads.create(
-                account,
-                custom_id=form.get("id") or None,
-                meta=parse_metadata(form.fields),
-                require_signed_urls=parse_bool(form.get("requireSignedURLs"), "requireSignedURLs"),
-                creator=form.get("creator"),
-                expiry=_expiry(form.get("expiry")),
-            )
+        return await _draft(form, account, rt)
+
+
+async def _draft(form: Form, account: Account, rt: Runtime) -> JSONResponse:
+    draft, secret = await rt.offload.io(
+        lambda: rt.uploads.create(
+            account,
+            custom_id=form.get("id") or None,
+            meta=parse_metadata(form.fields),
+            require_signed_urls=parse_bool(form.get("requireSignedURLs"), "requireSignedURLs"),
+            creator=form.get("creator"),
+            expiry=_expiry(form.get("expiry")),
         )
+    )
     return ok({"id": draft.id, "uploadURL": f"{rt.public_url}/upload/{secret}"})
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from imagegate.errors import BadRequest
+from imagegate.fetch import fetch
 from imagegate.models import Account, Image
 from imagegate.web.api.common import (
     EditAccount,
@@ -60,9 +61,13 @@ async def _image_out(rt: Runtime, account: Account, image: Image) -> dict[str, A
 async def upload(request: Request, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
     limit = rt.service.limits.max_upload_bytes
     async with upload_form(request, limit) as form:
-        if form.get("url") is not None:
-            raise BadRequest("Upload by URL is not supported yet; send the file field")
-        data, filename = await form.read_file(limit)
+        url = form.get("url")
+        if url is not None:
+            if form.file is not None:
+                raise BadRequest("Send either the file or the url field, not both")
+            data, filename = await rt.offload.fetch(fetch, url, rt.fetch_policy)
+        else:
+            data, filename = await form.read_file(limit)
         image = await rt.offload.io(
             lambda: rt.service.upload(
                 account,

@@ -50,12 +50,15 @@ def _limited(receive: Receive, limit: int) -> Receive:
     return wrapped
 
 
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
 @asynccontextmanager
-async def upload_form(
-    request: Request, limit: int, *, multipart_only: bool = True
-) -> AsyncIterator[Form]:
+async def upload_form(request: Request, limit: int) -> AsyncIterator[Form]:
+    """A form body (multipart, or URL-encoded when there is no file); anything else, such
+    as raw image bytes, is refused with 5415."""
     content_type = request.headers.get("content-type", "")
-    if multipart_only and not content_type.startswith("multipart/form-data"):
+    if not content_type.startswith(FORM_TYPES):
         raise NotMultipart()
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
