@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -93,6 +94,7 @@ class Service:
         self.caches = caches
         self.limits = limits
         self.clock = clock
+        self.counters: Counter[str] = Counter()  # uploads, upload_bytes
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), tz=UTC)
@@ -183,6 +185,8 @@ class Service:
             blob_key=ids.new_blob_key(account.id),
             sha256=hashlib.sha256(data).hexdigest(),
         )
+        self.counters["uploads"] += 1
+        self.counters["upload_bytes"] += len(data)
         # Bytes first, record second: a crash in between leaves an orphan blob (swept by gc),
         # never a record without its bytes. The upload is acknowledged after both.
         self.blobs.put(image.blob_key, data)

@@ -135,7 +135,7 @@ class Deliverer:
         self.max_side = max_side
         self.avif_max_side = avif_max_side
         self.clock = clock
-        self.verdicts: Counter[str] = Counter()  # signature outcomes
+        self.verdicts: Counter[tuple[str, str]] = Counter()  # (outcome, key name or "")
         self.events: Counter[str] = Counter()  # memory_hit, disk_hit, render
         self._usage: Counter[tuple[str, str]] = Counter()
         self._usage_lock = threading.Lock()
@@ -177,7 +177,7 @@ class Deliverer:
         if not image.require_signed_urls or variant.never_require_signed_urls:
             return Authorized(ctx.account, image, variant, signed=False, exp=None)
         verdict = verify(raw_path, raw_query, resolved.keys, int(self.clock()), self.policy)
-        self.verdicts[verdict.outcome.value] += 1
+        self.verdicts[(verdict.outcome.value, verdict.key_name or "")] += 1
         if verdict.key_name is not None:
             with self._usage_lock:
                 self._usage[(ctx.account.id, verdict.key_name)] += 1

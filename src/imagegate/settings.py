@@ -26,6 +26,7 @@ class Settings(BaseSettings):
         None, description="Base URL clients reach the server at; default http://host:port."
     )
     workers: int = Field(1, ge=1, description="Server worker processes.")
+    access_log: bool = Field(True, description="Write one JSON access-log line per request.")
     http: Literal["1", "2", "auto"] = Field(
         "1", description="HTTP version served: 1 (fastest), 2, or auto-detect per connection."
     )

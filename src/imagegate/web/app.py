@@ -13,9 +13,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from imagegate import imaging
 from imagegate.errors import ImagegateError
@@ -32,6 +33,7 @@ from imagegate.web.api import direct, images, keys, listing, variants
 from imagegate.web.api.common import Runtime
 from imagegate.web.delivery import Delivery
 from imagegate.web.errors import api_error, api_error_response, internal_error
+from imagegate.web.observe import Latency, Observed, registry_for
 from imagegate.web.offload import Offload
 
 log = logging.getLogger("imagegate")
@@ -45,6 +47,7 @@ API_PREFIXES = (
     "/openapi.json",
     "/healthz",
     "/readyz",
+    "/metrics",
 )
 KEY_USAGE_FLUSH_SECONDS = 5.0
 
@@ -122,6 +125,7 @@ class Imagegate:
         if scope["type"] == "http":
             path: str = scope["path"]
             if not path.startswith(API_PREFIXES) and path.count("/") >= 3:
+                scope["imagegate.delivery"] = True
                 await self.delivery(scope, receive, send)
                 return
             if path.startswith("/accounts/"):
@@ -141,7 +145,7 @@ def _route_on_raw_path(scope: Scope) -> Scope:
     return {**scope, "path": path}
 
 
-def create_app(settings: Settings, core: Core | None = None) -> Imagegate:
+def create_app(settings: Settings, core: Core | None = None) -> ASGIApp:
     core = core or build_core(settings)
     service, deliverer = core.service, core.deliverer
     offload = Offload(
@@ -181,7 +185,15 @@ def create_app(settings: Settings, core: Core | None = None) -> Imagegate:
         api.include_router(router)
     _install_error_handlers(api)
     _install_health(api, service, offload)
-    return Imagegate(api, Delivery(deliverer, offload))
+    latency = Latency()
+    registry = registry_for(service, deliverer, latency)
+
+    @api.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app = Imagegate(api, Delivery(deliverer, offload))
+    return Observed(app, latency, log_requests=settings.access_log)
 
 
 async def _flush_key_usage(deliverer: Deliverer, offload: Offload) -> None:
@@ -240,7 +252,7 @@ def _install_health(api: FastAPI, service: Service, offload: Offload) -> None:
         )
 
 
-def app_from_env() -> Imagegate:
+def app_from_env() -> ASGIApp:
     """Factory for servers started with an import string (granian, uvicorn --factory)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     logging.getLogger("pyvips").setLevel(logging.WARNING)  # it narrates every operation

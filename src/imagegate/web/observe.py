@@ -1,0 +1,165 @@
+"""Metrics and access logs.
+
+Counting on the hot path costs a dictionary increment: the delivery and management code keep
+plain counters, and a Prometheus collector reads them only when ``/metrics`` is scraped.
+Request latency goes into fixed buckets by a bisect. Access logs are one JSON object per
+request on the ``imagegate.access`` logger, with secrets redacted: the ``sig`` of a signed
+URL, the secret of a direct-upload URL. Each worker process counts for itself.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import logging
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector, CollectorRegistry
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from imagegate.service import Service
+from imagegate.serving import Deliverer
+
+access_log = logging.getLogger("imagegate.access")
+
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_SIG = re.compile(rb"(^|&)sig=[^&]*")
+_UPLOAD_SECRET = re.compile(r"^/upload/[^/]+")
+
+
+def redact_query(query: bytes) -> str:
+    return _SIG.sub(rb"\1sig=REDACTED", query).decode("latin-1")
+
+
+def redact_path(path: str) -> str:
+    return _UPLOAD_SECRET.sub("/upload/REDACTED", path)
+
+
+class Latency:
+    """Request durations by kind (delivery or api) and status class, in fixed buckets."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], list[int]] = {}
+        self.sums: dict[tuple[str, str], float] = {}
+
+    def observe(self, kind: str, status: int, seconds: float) -> None:
+        key = (kind, f"{status // 100}xx")
+        counts = self.counts.get(key)
+        if counts is None:
+            counts = self.counts[key] = [0] * (len(BUCKETS) + 1)
+            self.sums[key] = 0.0
+        counts[bisect.bisect_left(BUCKETS, seconds)] += 1
+        self.sums[key] += seconds
+
+
+class ImagegateCollector(Collector):
+    def __init__(self, service: Service, deliverer: Deliverer, latency: Latency) -> None:
+        self.service = service
+        self.deliverer = deliverer
+        self.latency = latency
+
+    def collect(self) -> Iterator[Any]:
+        verifications = CounterMetricFamily(
+            "imagegate_signature_verifications",
+            "Signature checks of private images, by outcome and by the key that matched.",
+            labels=["outcome", "key"],
+        )
+        for (outcome, key), count in sorted(self.deliverer.verdicts.items()):
+            verifications.add_metric([outcome, key], count)
+        yield verifications
+
+        cache = CounterMetricFamily(
+            "imagegate_variant_requests",
+            "Rendered-variant lookups: memory_hit, disk_hit, or render (a miss).",
+            labels=["result"],
+        )
+        for event in ("memory_hit", "disk_hit", "render"):
+            cache.add_metric([event], self.deliverer.events.get(event, 0))
+        yield cache
+
+        yield CounterMetricFamily(
+            "imagegate_uploads", "Images uploaded.", value=self.service.counters["uploads"]
+        )
+        yield CounterMetricFamily(
+            "imagegate_upload_bytes",
+            "Bytes of images uploaded.",
+            value=self.service.counters["upload_bytes"],
+        )
+        memory = GaugeMetricFamily(
+            "imagegate_memory_cache_bytes", "Bytes held by this process's variant memory cache."
+        )
+        memory.add_metric([], self.deliverer.caches.memory.size)
+        yield memory
+
+        histogram = HistogramMetricFamily(
+            "imagegate_request_duration_seconds",
+            "Time from request to the end of the response.",
+            labels=["kind", "status"],
+        )
+        for (kind, status), counts in sorted(self.latency.counts.items()):
+            running, buckets = 0, []
+            for bound, count in zip((*BUCKETS, float("inf")), counts, strict=True):
+                running += count
+                buckets.append(("+Inf" if bound == float("inf") else repr(bound), running))
+            histogram.add_metric([kind, status], buckets, self.latency.sums[(kind, status)])
+        yield histogram
+
+
+def registry_for(service: Service, deliverer: Deliverer, latency: Latency) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ImagegateCollector(service, deliverer, latency))
+    return registry
+
+
+class Observed:
+    """ASGI wrapper: times each HTTP request and writes its access-log line."""
+
+    def __init__(self, app: ASGIApp, latency: Latency, *, log_requests: bool) -> None:
+        self.app = app
+        self.latency = latency
+        self.log_requests = log_requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+        sent = 0
+
+        async def watch(message: Message) -> None:
+            nonlocal status, sent
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            elapsed = time.perf_counter() - start
+            path: str = scope["path"]
+            kind = "api" if path.startswith(("/accounts/", "/upload/")) else "other"
+            if scope.get("imagegate.delivery"):
+                kind = "delivery"
+            self.latency.observe(kind, status, elapsed)
+            if self.log_requests and access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    json.dumps(
+                        {
+                            "method": scope["method"],
+                            "path": redact_path(path),
+                            "query": redact_query(scope.get("query_string", b"")),
+                            "status": status,
+                            "bytes": sent,
+                            "ms": round(elapsed * 1000, 2),
+                            "client": (scope.get("client") or ("", 0))[0],
+                        },
+                        separators=(",", ":"),
+                    )
+                )
