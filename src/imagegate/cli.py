@@ -15,11 +15,12 @@ from rich.console import Console
 from rich.table import Table
 
 from imagegate import bulk_import, signing
-from imagegate.errors import ImagegateError
+from imagegate.errors import ImagegateError, UnsafeConfiguration
 from imagegate.models import Account, Scope
 from imagegate.service import Service
 from imagegate.settings import Settings
 from imagegate.urls import BadDeliveryPath, parse_delivery_path
+from imagegate.web.app import build_core, check_safety
 
 app = typer.Typer(
     help="imagegate: private images behind expiring signed URLs.", no_args_is_help=True
@@ -61,8 +62,6 @@ def _settings(data_dir: Path | None, **overrides: Any) -> Settings:
 
 
 def _service(settings: Settings) -> Service:
-    from imagegate.web.app import build_core
-
     service = build_core(settings).service
     service.meta.migrate()
     return service
@@ -126,6 +125,10 @@ def serve(
     from granian.constants import HTTPModes, Interfaces
 
     settings = _settings(data_dir, host=host, port=port, public_url=public_url, workers=workers)
+    try:
+        check_safety(settings)
+    except UnsafeConfiguration as exc:
+        _fail(str(exc), code=2)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     env = {
         "IMAGEGATE_DATA_DIR": str(settings.data_dir.resolve()),
@@ -296,6 +299,24 @@ def accounts_list(data_dir: DataDir = None) -> None:
     for a in service.meta.list_accounts():
         table.add_row(a.id, a.hash, a.name, a.created.isoformat())
     console.print(table)
+
+
+@app.command()
+def doctor(data_dir: DataDir = None) -> None:
+    """Check libvips, the store and the configuration; say what to fix."""
+    from imagegate.doctor import examine
+
+    marks = {
+        "ok": "[green]ok  [/green]",
+        "warn": "[yellow]warn[/yellow]",
+        "fail": "[red]FAIL[/red]",
+    }
+    worst = "ok"
+    for finding in examine(_settings(data_dir)):
+        console.print(f"{marks[finding.status]} {finding.check:16} {finding.detail}")
+        if finding.status == "fail" or (finding.status == "warn" and worst == "ok"):
+            worst = finding.status
+    raise typer.Exit(1 if worst == "fail" else 0)
 
 
 def _run(action: Any) -> Any:

@@ -110,6 +110,10 @@ class StorageFull(StorageError):
     code, status, message = 5540, 507, "Insufficient storage"
 
 
+class UnsafeConfiguration(ValueError):
+    """The server refuses to start: the settings would let private images leak."""
+
+
 # --- Delivery -----------------------------------------------------------------------------
 
 

@@ -32,7 +32,7 @@ Every ``pyvips.Error`` is turned into :class:`~imagegate.errors.CorruptImage`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -401,3 +401,16 @@ class Processor:
         baseline = options.format is OutputFormat.BASELINE_JPEG
         done = render(data, source, options, output, baseline=baseline, limits=self.limits)
         return done.data, done.format
+
+
+def libvips_report(operations: Iterable[str]) -> tuple[str, dict[str, bool]]:
+    """The libvips version, and which of ``operations`` this build has (for ``doctor``)."""
+    version = ".".join(str(pyvips.version(i)) for i in range(3))
+    found = {}
+    for name in operations:
+        try:
+            pyvips.Operation.new_from_name(name)
+            found[name] = True
+        except pyvips.Error:
+            found[name] = False
+    return version, found

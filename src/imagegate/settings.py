@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         None, ge=1, description="Refuse signed URLs whose exp is further ahead than this."
     )
 
+    allow_unsafe_config: bool = Field(
+        False, description="Start even with a configuration imagegate considers unsafe."
+    )
+
     # Uploads and rendering
     max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest upload.")
     max_image_side: int = Field(12000, ge=1, description="Largest width or height accepted.")
@@ -72,6 +76,23 @@ class Settings(BaseSettings):
 
     # Accounts
     default_image_quota: int = Field(100000, ge=0, description="Images allowed per account.")
+
+    def unsafe_reasons(self) -> list[str]:
+        """What about this configuration would let private images leak; empty if nothing."""
+        reasons = []
+        exposed = self.host not in ("127.0.0.1", "::1", "localhost")
+        if exposed and self.allow_non_expiring and self.max_url_lifetime is None:
+            reasons.append(
+                f"listening on {self.host} with non-expiring signed URLs allowed and no maximum "
+                "lifetime: a leaked URL would work forever (set IMAGEGATE_MAX_URL_LIFETIME, or "
+                "IMAGEGATE_ALLOW_NON_EXPIRING=false)"
+            )
+        if exposed and self.clock_skew > 300:
+            reasons.append(
+                f"listening on {self.host} with a clock skew allowance of {self.clock_skew} s: "
+                "expired URLs would keep working that long (keep IMAGEGATE_CLOCK_SKEW <= 300)"
+            )
+        return reasons
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from imagegate import imaging
-from imagegate.errors import ImagegateError
+from imagegate.errors import ImagegateError, UnsafeConfiguration
 from imagegate.fetch import FetchPolicy
 from imagegate.metadata.sql import SqlMetadataStore
 from imagegate.service import Limits, Service
@@ -99,6 +99,17 @@ def build_core(settings: Settings, clock: Callable[[], float] = time.time) -> Co
     return Core(service, deliverer)
 
 
+def check_safety(settings: Settings) -> None:
+    """Refuse a configuration that would let private images leak, unless acknowledged."""
+    reasons = settings.unsafe_reasons()
+    if reasons and not settings.allow_unsafe_config:
+        raise UnsafeConfiguration(
+            "refusing to start: "
+            + "; ".join(reasons)
+            + " (IMAGEGATE_ALLOW_UNSAFE_CONFIG=true starts anyway)"
+        )
+
+
 def fetch_policy(settings: Settings) -> FetchPolicy:
     """The upload-by-URL policy; a malformed entry is a configuration error at start."""
 
@@ -146,6 +157,7 @@ def _route_on_raw_path(scope: Scope) -> Scope:
 
 
 def create_app(settings: Settings, core: Core | None = None) -> ASGIApp:
+    check_safety(settings)
     core = core or build_core(settings)
     service, deliverer = core.service, core.deliverer
     offload = Offload(

@@ -1,0 +1,108 @@
+"""``imagegate doctor``: check what the server depends on and say what to fix."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from imagegate.errors import ImagegateError
+from imagegate.settings import Settings
+
+#: libvips loaders and savers imagegate needs, by the format they serve.
+NEEDED = {
+    "JPEG": ("jpegload_buffer", "jpegsave_buffer"),
+    "PNG": ("pngload_buffer", "pngsave_buffer"),
+    "WebP": ("webpload_buffer", "webpsave_buffer"),
+    "GIF": ("gifload_buffer", "gifsave_buffer"),
+    "AVIF/HEIC": ("heifload_buffer", "heifsave_buffer"),
+}
+MIN_FREE_BYTES = 1024**3
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    status: str  # ok, warn, fail
+    check: str
+    detail: str
+
+
+def examine(settings: Settings) -> Iterator[Finding]:
+    yield from _libvips()
+    yield from _store(settings)
+    yield from _configuration(settings)
+
+
+def _libvips() -> Iterator[Finding]:
+    try:
+        from imagegate import imaging
+    except Exception as exc:  # a broken install surfaces here, whatever the error
+        yield Finding("fail", "libvips", f"cannot load libvips: {exc}; reinstall pyvips[binary]")
+        return
+    version, found = imaging.libvips_report(op for ops in NEEDED.values() for op in ops)
+    major, minor = (int(part) for part in version.split(".")[:2])
+    old = (major, minor) < (8, 15)
+    yield Finding(
+        "warn" if old else "ok",
+        "libvips",
+        f"version {version}" + ("; 8.15 or newer is expected" if old else ""),
+    )
+    for label, operations in NEEDED.items():
+        missing = [op for op in operations if not found[op]]
+        if missing:
+            yield Finding("fail", f"format {label}", f"libvips lacks {', '.join(missing)}")
+        else:
+            yield Finding("ok", f"format {label}", "load and save")
+
+
+def _store(settings: Settings) -> Iterator[Finding]:
+    from imagegate.web.app import build_core
+
+    try:
+        core = build_core(settings)
+    except Exception as exc:
+        yield Finding("fail", "store", f"cannot open the store: {type(exc).__name__}: {exc}")
+        return
+    checks: list[tuple[str, Callable[[], object]]] = [
+        ("database", core.service.meta.ping),
+        ("schema", core.service.meta.migrate),
+        ("blob store", core.service.blobs.ping),
+    ]
+    for name, check in checks:
+        try:
+            check()
+        except ImagegateError as exc:
+            yield Finding(
+                "fail", name, f"{exc.message}; check IMAGEGATE_DATABASE_URL and the data dir"
+            )
+        else:
+            yield Finding("ok", name, "reachable" if name != "schema" else "up to date")
+    accounts = core.service.meta.list_accounts()
+    yield Finding(
+        "ok" if accounts else "warn",
+        "accounts",
+        f"{len(accounts)} account(s)" if accounts else "none yet: run `imagegate init`",
+    )
+    free = shutil.disk_usage(settings.data_dir).free
+    yield Finding(
+        "ok" if free >= MIN_FREE_BYTES else "warn",
+        "disk",
+        f"{free / 1024**3:.1f} GiB free under {settings.data_dir}",
+    )
+    core.service.meta.close()
+
+
+def _configuration(settings: Settings) -> Iterator[Finding]:
+    for reason in settings.unsafe_reasons():
+        status = "warn" if settings.allow_unsafe_config else "fail"
+        yield Finding(status, "configuration", reason)
+    if settings.host not in ("127.0.0.1", "::1", "localhost") and not settings.public_url:
+        yield Finding(
+            "warn",
+            "public URL",
+            "set IMAGEGATE_PUBLIC_URL: image objects' URLs use the listen address",
+        )
+    if settings.public_url and settings.public_url.startswith("http://"):
+        yield Finding("warn", "public URL", f"{settings.public_url} is not https")
+    if not settings.unsafe_reasons():
+        yield Finding("ok", "configuration", "no unsafe settings")
