@@ -166,7 +166,7 @@ def _keys_for(url: str, key_name: str | None, data_dir: Path | None) -> list[tup
     if account is None:
         _fail("no account with this hash in the store; set IMAGEGATE_SIGNING_KEY instead")
         raise AssertionError
-    keys = [(k.name, k.value) for k in service.meta.list_keys(account.id)]
+    keys = [(k.name, k.value) for k in service.list_keys(account)]
     if key_name is not None:
         keys = [k for k in keys if k[0] == key_name]
         if not keys:
@@ -227,6 +227,15 @@ def keys_create(name: str, data_dir: DataDir = None, account: AccountOpt = None)
     service = _service(_settings(data_dir))
     _run(lambda: service.put_key(_account(service, account), name))
     print(service.key_value(_account(service, account), name).value)
+
+
+@keys_app.command("seal")
+def keys_seal(data_dir: DataDir = None) -> None:
+    """Encrypt every signing key still stored in the clear, under IMAGEGATE_MASTER_KEY."""
+    service = _service(_settings(data_dir))
+    if not service.keyseal.active:
+        _fail("set IMAGEGATE_MASTER_KEY first")
+    console.print(f"sealed {service.seal_keys()} key(s)")
 
 
 @keys_app.command("delete")

@@ -113,6 +113,9 @@ class MetadataStore(Protocol):
     def put_key(self, account_id: str, key: SigningKey) -> None:
         """Create the key, or replace the value (and creation time) of one with this name."""
 
+    def replace_key_value(self, account_id: str, name: str, value: str) -> None:
+        """Rewrite how a key's value is stored (sealing it), keeping its date and count."""
+
     def delete_key(self, account_id: str, name: str) -> bool:
         """True if it existed."""
 

@@ -10,7 +10,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from imagegate.errors import (
     Unauthenticated,
     VariantNotFound,
 )
+from imagegate.keyseal import PREFIX, KeySeal
 from imagegate.listing import Cursor, InvalidListing, MetaFilter, decode_cursor, encode_cursor
 from imagegate.models import (
     Account,
@@ -85,6 +86,7 @@ class Service:
         processor: ImageProcessor,
         caches: Caches,
         *,
+        keyseal: KeySeal | None = None,
         limits: Limits = Limits(),
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -92,6 +94,7 @@ class Service:
         self.blobs = blobs
         self.processor = processor
         self.caches = caches
+        self.keyseal = keyseal or KeySeal(None)
         self.limits = limits
         self.clock = clock
         self.counters: Counter[str] = Counter()  # uploads, upload_bytes
@@ -113,8 +116,7 @@ class Service:
         side = self.limits.max_image_side
         public = Variant("public", VariantOptions(width=side, height=side))
         self.meta.create_variant(account.id, public)
-        key = SigningKey("default", ids.new_signing_key_value(), self.now())
-        self.meta.put_key(account.id, key)
+        key = self._new_key(account.id, "default")
         token, _ = self.create_token(account.id, "default", frozenset(Scope))
         return NewAccount(account, token, key.value)
 
@@ -305,34 +307,52 @@ class Service:
     # --- signing keys ---------------------------------------------------------------------
 
     def list_keys(self, account: Account) -> list[SigningKey]:
-        return self.meta.list_keys(account.id)
+        """The account's keys, oldest first, with their values readable."""
+        return [self._opened(account.id, k) for k in self.meta.list_keys(account.id)]
 
     def put_key(self, account: Account, name: str) -> list[SigningKey]:
         """Create the key ``name``, or give it a new value if it exists."""
         if not ids.is_key_name(name):
             raise BadRequest("Key names are 1-20 letters and digits")
-        self.meta.put_key(account.id, SigningKey(name, ids.new_signing_key_value(), self.now()))
+        self._new_key(account.id, name)
         self.caches.forget_metadata()
-        return self.meta.list_keys(account.id)
+        return self.list_keys(account)
 
     def delete_key(self, account: Account, name: str) -> list[SigningKey]:
         """Delete ``name``. When the last key goes, a new ``default`` is generated."""
         if not self.meta.delete_key(account.id, name):
             raise KeyNotFound()
         self.caches.forget_metadata()
-        keys = self.meta.list_keys(account.id)
-        if not keys:
-            default = SigningKey("default", ids.new_signing_key_value(), self.now())
-            self.meta.put_key(account.id, default)
-            keys = [default]
-        return keys
+        keys = self.list_keys(account)
+        return keys or [self._new_key(account.id, "default")]
 
     def key_value(self, account: Account, name: str | None) -> SigningKey:
-        keys = self.meta.list_keys(account.id)
-        for key in keys:
+        for key in self.list_keys(account):
             if name is None or key.name == name:
                 return key
         raise KeyNotFound()
+
+    def seal_keys(self) -> int:
+        """Encrypt every key still stored in the clear (after a master key is first set)."""
+        sealed = 0
+        for account in self.meta.list_accounts():
+            for key in self.meta.list_keys(account.id):
+                if not key.value.startswith(PREFIX):
+                    value = self.keyseal.seal(key.value, account.id, key.name)
+                    self.meta.replace_key_value(account.id, key.name, value)
+                    sealed += 1
+        return sealed
+
+    def _new_key(self, account_id: str, name: str) -> SigningKey:
+        """A fresh random key, stored sealed; returned readable."""
+        key = SigningKey(name, ids.new_signing_key_value(), self.now())
+        self.meta.put_key(
+            account_id, replace(key, value=self.keyseal.seal(key.value, account_id, name))
+        )
+        return key
+
+    def _opened(self, account_id: str, key: SigningKey) -> SigningKey:
+        return replace(key, value=self.keyseal.open(key.value, account_id, key.name))
 
     # --- variants -------------------------------------------------------------------------
 

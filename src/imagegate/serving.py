@@ -27,6 +27,7 @@ from imagegate.errors import (
     UnknownAccountHash,
 )
 from imagegate.http_cache import cache_control, etag_for
+from imagegate.keyseal import KeySeal
 from imagegate.models import Account, Image, Variant, VariantOptions
 from imagegate.ports import (
     BlobStore,
@@ -125,6 +126,7 @@ class Deliverer:
         policy: Policy,
         max_side: int,
         avif_max_side: int,
+        keyseal: KeySeal | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.meta = meta
@@ -134,6 +136,7 @@ class Deliverer:
         self.policy = policy
         self.max_side = max_side
         self.avif_max_side = avif_max_side
+        self.keyseal = keyseal or KeySeal(None)
         self.clock = clock
         self.verdicts: Counter[tuple[str, str]] = Counter()  # (outcome, key name or "")
         self.events: Counter[str] = Counter()  # memory_hit, disk_hit, render
@@ -235,7 +238,14 @@ class Deliverer:
         ctx = self.meta.delivery_context(path.account_hash, path.image_id, variant)
         if ctx is None:
             raise UnknownAccountHash()
-        resolved = Resolved(ctx, tuple((k.name, k.value.encode("utf-8")) for k in ctx.keys))
+        account_id = ctx.account.id
+        resolved = Resolved(
+            ctx,
+            tuple(
+                (k.name, self.keyseal.open(k.value, account_id, k.name).encode("utf-8"))
+                for k in ctx.keys
+            ),
+        )
         if ctx.image is not None:
             self.caches.contexts.put(_context_key(path), resolved)
         return resolved

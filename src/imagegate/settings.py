@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,6 +38,9 @@ class Settings(BaseSettings):
         None, ge=1, description="Refuse signed URLs whose exp is further ahead than this."
     )
 
+    master_key: SecretStr | None = Field(
+        None, description="Encrypts signing keys at rest (AES-256-GCM under a key derived from it)."
+    )
     allow_unsafe_config: bool = Field(
         False, description="Start even with a configuration imagegate considers unsafe."
     )

@@ -176,6 +176,12 @@ class SqlMetadataStore:
                 )
 
     @_wrap_errors
+    def replace_key_value(self, account_id: str, name: str, value: str) -> None:
+        where = (signing_keys.c.account_id == account_id) & (signing_keys.c.name == name)
+        with self._tx() as conn:
+            conn.execute(signing_keys.update().where(where).values(value=value))
+
+    @_wrap_errors
     def delete_key(self, account_id: str, name: str) -> bool:
         where = (signing_keys.c.account_id == account_id) & (signing_keys.c.name == name)
         with self._tx() as conn:

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from imagegate import imaging
 from imagegate.errors import ImagegateError, UnsafeConfiguration
 from imagegate.fetch import FetchPolicy
+from imagegate.keyseal import KeySeal
 from imagegate.metadata.sql import SqlMetadataStore
 from imagegate.service import Limits, Service
 from imagegate.serving import Caches, Deliverer
@@ -65,6 +66,8 @@ def build_core(settings: Settings, clock: Callable[[], float] = time.time) -> Co
     blobs = LocalBlobStore(settings.data_dir / "blobs")
     limits = imaging.Limits(max_side=settings.max_image_side, max_pixels=settings.max_image_pixels)
     processor = imaging.Processor(limits)
+    master = settings.master_key.get_secret_value() if settings.master_key else None
+    keyseal = KeySeal(master)
     caches = Caches(
         LocalVariantCache(settings.data_dir / "variants", settings.variant_cache_bytes),
         memory_bytes=settings.memory_cache_bytes,
@@ -75,6 +78,7 @@ def build_core(settings: Settings, clock: Callable[[], float] = time.time) -> Co
         blobs,
         processor,
         caches,
+        keyseal=keyseal,
         limits=Limits(
             max_upload_bytes=settings.max_upload_bytes,
             max_image_side=settings.max_image_side,
@@ -94,6 +98,7 @@ def build_core(settings: Settings, clock: Callable[[], float] = time.time) -> Co
         ),
         max_side=settings.max_image_side,
         avif_max_side=settings.avif_max_side,
+        keyseal=keyseal,
         clock=clock,
     )
     return Core(service, deliverer)
