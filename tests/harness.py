@@ -36,6 +36,47 @@ SHARED = Path(os.environ.get("IMAGEGATE_SHARED_DIR", ROOT.parent / "shared"))
 BIN = Path(sys.executable).parent
 
 
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+#: Every error response any in-process test server sent (tests/conftest.py inspects them).
+RECORDED_ERRORS: list[Recorded] = []
+
+
+class Recording:
+    """ASGI wrapper that keeps a copy of every 4xx/5xx response the server sends."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status, headers, body = 0, {}, bytearray()
+
+        async def keep(message: Any) -> None:
+            nonlocal status, headers
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in message["headers"]}
+            elif message["type"] == "http.response.body" and status >= 400:
+                body.extend(message.get("body", b""))
+                if not message.get("more_body"):
+                    RECORDED_ERRORS.append(
+                        Recorded(scope["method"], scope["path"], status, headers, bytes(body))
+                    )
+            await send(message)
+
+        await self.app(scope, receive, keep)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -63,6 +104,7 @@ class Server:
     api_token: str = ""
     signing_key: str = ""
     core: Core | None = None
+    pid: int = 0  # serve_cli: the server's process, leader of its own process group
 
     @property
     def images_url(self) -> str:
@@ -92,7 +134,7 @@ def serve_in_thread(settings: Settings, core: Core | None = None) -> Iterator[Se
     port = free_port()
     settings = settings.model_copy(update={"port": port, "host": "127.0.0.1"})
     core = core or build_core(settings)
-    app = create_app(settings, core)
+    app = Recording(create_app(settings, core))
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -122,7 +164,7 @@ def serve_cli(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[Ser
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base)
-        yield Server(base, data_dir, **creds)
+        yield Server(base, data_dir, pid=proc.pid, **creds)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)

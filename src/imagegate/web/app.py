@@ -39,7 +39,7 @@ from imagegate.web.offload import Offload
 
 log = logging.getLogger("imagegate")
 
-#: Paths the management app owns; everything else with 3+ segments is delivery.
+#: Paths the management app owns (and "/"); every other path is a delivery path.
 API_PREFIXES = (
     "/accounts/",
     "/upload/",
@@ -140,7 +140,7 @@ class Imagegate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if not path.startswith(API_PREFIXES) and path.count("/") >= 3:
+            if path != "/" and not path.startswith(API_PREFIXES):
                 scope["imagegate.delivery"] = True
                 await self.delivery(scope, receive, send)
                 return
