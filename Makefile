@@ -32,8 +32,8 @@ run: install
 	MALLOC_ARENA_MAX=2 $(BIN)/imagegate serve --data-dir $(DATA) --host $(HOST) --port $(PORT)
 
 lint: install-test
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench fuzz
+	$(BIN)/ruff format --check src tests bench fuzz
 	$(BIN)/mypy src
 
 test: lint
