@@ -86,12 +86,38 @@ def init(
     data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     name: Annotated[str, typer.Option(help="Name of the first account.")] = "default",
+    admin_password: Annotated[
+        str | None,
+        typer.Option(
+            "--admin-password",
+            envvar="IMAGEGATE_ADMIN_PASSWORD",
+            show_envvar=True,
+            help="Set the dashboard's admin password (at least 10 characters). On a store "
+            "already initialised, only sets the password.",
+        ),
+    ] = None,
+    ask_admin_password: Annotated[
+        bool,
+        typer.Option("--ask-admin-password", help="Prompt for the admin password (hidden)."),
+    ] = False,
 ) -> None:
     """Create the store and its first account; print its credentials (once)."""
+    from imagegate.web.dashboard.sessions import MIN_PASSWORD_LENGTH, hash_password
+
+    if ask_admin_password and admin_password is None:
+        admin_password = typer.prompt("Admin password", hide_input=True, confirmation_prompt=True)
+    if admin_password is not None and len(admin_password) < MIN_PASSWORD_LENGTH:
+        _fail(f"the admin password must be at least {MIN_PASSWORD_LENGTH} characters")
     settings = _settings(data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     service = _service(settings)
-    if service.meta.list_accounts():
+    initialised = bool(service.meta.list_accounts())
+    if admin_password is not None:
+        service.meta.set_admin_password(hash_password(admin_password), int(service.clock() * 1000))
+        if initialised:
+            console.print("The dashboard's admin password is set.")
+            return
+    if initialised:
         _fail(f"{settings.data_dir} is already initialised; see `imagegate accounts list`")
     new = service.create_account(name)
     creds = {
@@ -110,6 +136,8 @@ def init(
     for key, value in creds.items():
         console.print(f"  {key:13} {value}")
     console.print(f"The token and key are shown once here (and kept in {first}, mode 600).")
+    if admin_password is not None:
+        console.print("The dashboard's admin password is set: sign in at /dashboard.")
 
 
 @app.command()
@@ -326,6 +354,50 @@ def doctor(data_dir: DataDir = None) -> None:
         if finding.status == "fail" or (finding.status == "warn" and worst == "ok"):
             worst = finding.status
     raise typer.Exit(1 if worst == "fail" else 0)
+
+
+@app.command("gc")
+def gc_command(
+    data_dir: DataDir = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would go; remove nothing.")
+    ] = False,
+    grace: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Seconds: leftovers younger than this are kept (uploads in flight)."
+        ),
+    ] = 3600,
+    force: Annotated[
+        bool, typer.Option("--force", help="Go ahead even if the store looks misconfigured.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Remove what crashes and abandoned uploads leave: orphan blobs, temporary files,
+    expired direct-upload drafts. Safe while the server runs."""
+    from imagegate.gc import CollectionRefused, GarbageCollector
+
+    service = _service(_settings(data_dir))
+    collector = GarbageCollector(service.meta, service.blobs, service.clock)
+    try:
+        report = collector.collect(grace=grace, dry_run=dry_run, force=force)
+    except CollectionRefused as exc:
+        _fail(f"{exc}; nothing was removed")
+        raise AssertionError from None
+    if as_json:
+        print(json.dumps(report.as_dict()))
+        return
+    verb = "to remove" if dry_run else "removed"
+    console.print(f"{report.blobs} blobs, {report.referenced} referenced by an image.")
+    console.print(f"  orphan blobs {verb}: {report.orphans_removed}")
+    if report.orphans_young:
+        console.print(f"  orphan blobs kept (younger than {grace} s): {report.orphans_young}")
+    if report.orphans_failed:
+        console.print(
+            f"  [red]orphan blobs that could not be removed: {report.orphans_failed}[/red]"
+        )
+    console.print(f"  temporary files {verb}: {report.temp_files}")
+    console.print(f"  expired drafts {verb}: {report.expired_drafts}")
 
 
 def _run(action: Any) -> Any:

@@ -86,6 +86,12 @@ class UploadUrlGone(ImagegateError):
     code, status, message = 5410, 410, "The upload URL has expired or was already used"
 
 
+class RequestTimeout(ImagegateError):
+    """The request body arrived too slowly (see :mod:`imagegate.web.deadlines`)."""
+
+    code, status, message = 5408, 408, "The request body was not received in time"
+
+
 class NoRoute(ImagegateError):
     code, status, message = 7003, 404, "No route for the URI"
 

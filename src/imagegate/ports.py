@@ -7,7 +7,7 @@ in worker threads. Adapters catch their driver's exceptions and raise imagegate'
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -31,6 +31,17 @@ class BlobStore(Protocol):
 
     def ping(self) -> None:
         """Raise ``StorageError`` unless the store is reachable and writable."""
+
+    def iter_keys(self) -> Iterator[tuple[str, float]]:
+        """Every stored key with its last modification time (unix seconds), in no set order.
+        Keys written or removed while the iteration runs may or may not appear; nothing
+        partial (a write in flight) ever does. Raises ``StorageError`` if the store cannot
+        be listed at all."""
+
+    def sweep(self, older_than: float = 0.0, *, dry_run: bool = False) -> int:
+        """Remove leftovers of interrupted writes (never a stored key) untouched for
+        ``older_than`` seconds; return how many went (with ``dry_run``, how many would go).
+        A store whose writes leave nothing behind returns 0."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +194,44 @@ class MetadataStore(Protocol):
         """None if no account has this hash. Otherwise the image (None if missing); when the
         image exists, also the variant (None if missing) and the account's keys."""
 
+    # dashboard sessions and the admin password
+    def create_session(self, session: StoredSession) -> None:
+        """Store a new session. Raises ``Conflict`` if its id hash is taken."""
+
+    def find_session(self, id_hash: str, now_ms: int) -> StoredSession | None:
+        """The session with this id hash, or None if there is none, it expired before
+        ``now_ms``, or it is a token session whose token is revoked or expired since."""
+
+    def touch_session(self, id_hash: str, expires_ms: int) -> None:
+        """Move the session's expiry (idle timeout). A missing session is not an error."""
+
+    def set_session_account(self, id_hash: str, account_id: str) -> bool:
+        """Point an admin session at another account; False if no such session."""
+
+    def delete_session(self, id_hash: str) -> bool:
+        """End a session (sign-out); True if it existed. Deleting twice is not an error."""
+
+    def delete_expired_sessions(self, now_ms: int) -> int:
+        """Remove every session that expired before ``now_ms``; how many went."""
+
+    def set_admin_password(self, password_hash: str, now_ms: int) -> None:
+        """Store (or replace) the hash of the dashboard's admin password."""
+
+    def admin_password(self) -> str | None:
+        """The stored hash of the admin password, or None if none was set."""
+
+    # maintenance (imagegate gc): store-wide, not account-scoped
+    def referenced_blob_keys(self) -> set[str]:
+        """The blob key of every image record of every account, drafts included (a draft
+        has none). A blob not in this set when it is read has no record referencing it."""
+
+    def delete_expired_drafts(self, before_ms: int) -> int:
+        """Remove every draft whose upload window closed before ``before_ms``, atomically
+        with respect to :meth:`complete_upload`; how many went."""
+
+    def count_expired_drafts(self, before_ms: int) -> int:
+        """How many drafts :meth:`delete_expired_drafts` would remove now."""
+
 
 class ImageProcessor(Protocol):
     """Decoding, probing and rendering (libvips behind :mod:`imagegate.imaging`)."""
@@ -203,3 +252,20 @@ class ImageProcessor(Protocol):
         ``CorruptImage`` if the image cannot be decoded, ``ImageTooLarge`` if the result
         would be over the pixel limits, ``UnsupportedFormat`` if ``output`` cannot be encoded.
         """
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    """A dashboard sign-in as stored: the hash of its random id (the raw id lives only in the
+    browser's cookie), whose it is, and until when. ``account_id`` is the account managed
+    (None for an admin session on a store with no account yet); ``token_id`` names the API
+    token a token session was opened with."""
+
+    id_hash: str
+    account_id: str | None
+    token_id: str | None
+    admin: bool
+    read_only: bool
+    csrf_token: str
+    created_ms: int
+    expires_ms: int

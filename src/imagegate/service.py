@@ -214,8 +214,7 @@ class Service:
             problem = ids.custom_id_problem(custom_id)
             if problem:
                 raise BadRequest(f"Invalid custom id: {problem}")
-        if creator is not None and len(creator) > 1024:
-            raise BadRequest("creator must be at most 1024 characters")
+        check_creator(creator)
         return check_metadata(meta or {})
 
     def check_quota(self, account: Account) -> None:
@@ -280,6 +279,7 @@ class Service:
         if meta is not None:
             changes["meta"] = check_metadata(meta)
         if creator is not None:
+            check_creator(creator)
             changes["creator"] = creator
         image = self.meta.update_image(account.id, image_id, **changes)
         if image is None:
@@ -426,9 +426,33 @@ class Service:
 def check_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise BadRequest("metadata must be a JSON object")
-    if len(json.dumps(meta, separators=(",", ":")).encode("utf-8")) > MAX_METADATA_BYTES:
+    encoded = json.dumps(meta, separators=(",", ":"))
+    if len(encoded.encode("utf-8")) > MAX_METADATA_BYTES:
         raise BadRequest(f"metadata must be at most {MAX_METADATA_BYTES} bytes")
+    if _holds_nul(meta):
+        raise BadRequest("metadata must not contain NUL characters")
     return meta
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a JSON value has a NUL in any key or string (PostgreSQL's JSONB takes none)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+def check_creator(creator: str | None) -> None:
+    """A creator is at most 1,024 characters and holds no NUL (no text column takes one)."""
+    if creator is None:
+        return
+    if len(creator) > 1024:
+        raise BadRequest("creator must be at most 1024 characters")
+    if "\x00" in creator:
+        raise BadRequest("creator must not contain NUL characters")
 
 
 __all__ = ["Limits", "NewAccount", "Service", "hash_token"]

@@ -233,3 +233,49 @@ def test_failed_put_leaves_nothing_behind(
     else:
         with pytest.raises(BlobMissing):
             blobs.get("dir/key")
+
+
+# --- listing and ageing (imagegate gc) ----------------------------------------------------
+
+
+def test_iter_keys_lists_every_key_with_its_mtime_and_nothing_else(
+    blobs: LocalBlobStore, root: Path
+) -> None:
+    keys = ["x", "x.tmp", "deep/er/k", "originals/acct/ab/abcdef"]
+    for key in keys:
+        blobs.put(key, b"bytes")
+    os.utime(root / "deep/er/k", (1_000_000, 1_000_000))
+    (root / "deep/er/.k.abcdef.tmp").write_bytes(b"partial")  # a write in flight
+    (root / ".hidden").mkdir()
+    (root / ".hidden" / "k").write_bytes(b"not a key")
+    (root / "Upper").write_bytes(b"not a key either")
+
+    listed = dict(blobs.iter_keys())
+
+    assert sorted(listed) == sorted(keys)
+    assert listed["deep/er/k"] == 1_000_000
+    assert all(isinstance(mtime, float) for mtime in listed.values())
+    for key in listed:
+        assert blobs.get(key) == b"bytes"  # every listed key is one get() accepts
+
+
+def test_iter_keys_of_a_missing_root_is_an_error(blobs: LocalBlobStore, root: Path) -> None:
+    root.rmdir()
+    with pytest.raises(StorageError):
+        list(blobs.iter_keys())
+
+
+def test_sweep_spares_young_temporary_files_and_can_only_count(
+    blobs: LocalBlobStore, root: Path
+) -> None:
+    old, young = root / ".a.000000000001.tmp", root / ".b.000000000002.tmp"
+    for path in (old, young):
+        path.write_bytes(b"partial")
+    os.utime(old, (1_000_000, 1_000_000))
+
+    assert blobs.sweep(60, dry_run=True) == 1
+    assert old.exists() and young.exists()
+    assert blobs.sweep(60) == 1
+    assert not old.exists() and young.exists()
+    assert blobs.sweep() == 1  # no age given: every temporary file
+    assert temp_files(root) == []

@@ -103,3 +103,34 @@ images = sa.Table(
     sa.Index("ix_images_account_uploaded", "account_id", "uploaded_ms", "id_digest"),
     sa.Index("ix_images_upload_token_hash", "upload_token_hash", unique=True),
 )
+
+# Dashboard sign-ins. The cookie carries a random id; only its SHA-256 is stored, so a copy
+# of the database cannot be used to sign in. A token session names its API token, and ends
+# when that token is revoked or expires.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "account_id",
+        sa.String(32),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    sa.Column("token_id", sa.String(32), nullable=True),
+    sa.Column("admin", sa.Boolean, nullable=False),
+    sa.Column("read_only", sa.Boolean, nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("expires_ms", sa.BigInteger, nullable=False),
+    sa.Index("ix_sessions_expires_ms", "expires_ms"),
+)
+
+# The dashboard's admin password (one row, id 1), as an scrypt hash with its parameters.
+admin_credentials = sa.Table(
+    "admin_credentials",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("updated_ms", sa.BigInteger, nullable=False),
+)

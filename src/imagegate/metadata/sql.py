@@ -1,7 +1,7 @@
 """The metadata store on SQLAlchemy Core: SQLite (WAL) embedded, PostgreSQL at scale.
 
-Driver exceptions never leave this module: a unique-key clash becomes ``Conflict`` and any
-other database failure ``StorageError``.
+Driver exceptions never leave this module: a unique-key clash becomes ``Conflict``, a full
+disk ``StorageFull`` and any other database failure ``StorageError``.
 """
 
 from __future__ import annotations
@@ -17,14 +17,22 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
-from imagegate.errors import Conflict, StorageError
+from imagegate.errors import Conflict, StorageError, StorageFull
 from imagegate.ids import image_digest
 from imagegate.listing import Cursor, MetaFilter
 from imagegate.metadata import codec
 from imagegate.metadata.filters import meta_condition
-from imagegate.metadata.schema import accounts, api_tokens, images, signing_keys, variants
+from imagegate.metadata.schema import (
+    accounts,
+    admin_credentials,
+    api_tokens,
+    images,
+    sessions,
+    signing_keys,
+    variants,
+)
 from imagegate.models import Account, ApiToken, Image, SigningKey, Variant, VariantOptions
-from imagegate.ports import DeliveryContext
+from imagegate.ports import DeliveryContext, StoredSession
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -39,11 +47,28 @@ def _wrap_errors(method: Callable[P, T]) -> Callable[P, T]:
         except sa.exc.IntegrityError:
             raise Conflict() from None
         except sa.exc.SQLAlchemyError as exc:
+            if _disk_full(exc):
+                raise StorageFull() from None
             raise StorageError(f"database error: {type(exc).__name__}") from None
 
     wrapper.__name__ = method.__name__
     wrapper.__doc__ = method.__doc__
     return wrapper
+
+
+SQLITE_FULL = 13  # "database or disk is full"; extended codes keep it in the low byte
+PG_DISK_FULL = "53100"
+
+
+def _disk_full(exc: sa.exc.SQLAlchemyError) -> bool:
+    """Whether the database refused a write for want of space (SQLite or PostgreSQL)."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF == SQLITE_FULL:
+        return True
+    if getattr(orig, "sqlstate", None) == PG_DISK_FULL:
+        return True
+    return "database or disk is full" in str(orig)
 
 
 def make_engine(url: str) -> Engine:
@@ -376,6 +401,110 @@ class SqlMetadataStore:
                 return DeliveryContext(account, None, None, ())
             variant = _variant(conn, account.id, variant_name) if variant_name else None
             return DeliveryContext(account, image, variant, _keys(conn, account.id))
+
+    # --- dashboard sessions and the admin password -----------------------------------------
+
+    @_wrap_errors
+    def create_session(self, session: StoredSession) -> None:
+        row = {
+            "id_hash": session.id_hash,
+            "account_id": session.account_id,
+            "token_id": session.token_id,
+            "admin": session.admin,
+            "read_only": session.read_only,
+            "csrf_token": session.csrf_token,
+            "created_ms": session.created_ms,
+            "expires_ms": session.expires_ms,
+        }
+        with self._tx() as conn:
+            conn.execute(sessions.insert().values(**row))
+
+    @_wrap_errors
+    def find_session(self, id_hash: str, now_ms: int) -> StoredSession | None:
+        token_ok = sessions.c.admin.is_(True) | sa.exists().where(
+            api_tokens.c.id == sessions.c.token_id,
+            api_tokens.c.revoked.is_(False),
+            api_tokens.c.expires_ms.is_(None) | (api_tokens.c.expires_ms >= now_ms),
+        ).correlate(sessions)
+        query = sessions.select().where(
+            sessions.c.id_hash == id_hash, sessions.c.expires_ms >= now_ms, token_ok
+        )
+        with self._tx() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return StoredSession(
+            id_hash=row.id_hash,
+            account_id=row.account_id,
+            token_id=row.token_id,
+            admin=bool(row.admin),
+            read_only=bool(row.read_only),
+            csrf_token=row.csrf_token,
+            created_ms=row.created_ms,
+            expires_ms=row.expires_ms,
+        )
+
+    @_wrap_errors
+    def touch_session(self, id_hash: str, expires_ms: int) -> None:
+        query = sessions.update().where(sessions.c.id_hash == id_hash)
+        with self._tx() as conn:
+            conn.execute(query.values(expires_ms=expires_ms))
+
+    @_wrap_errors
+    def set_session_account(self, id_hash: str, account_id: str) -> bool:
+        query = sessions.update().where(sessions.c.id_hash == id_hash)
+        with self._tx() as conn:
+            return conn.execute(query.values(account_id=account_id)).rowcount > 0
+
+    @_wrap_errors
+    def delete_session(self, id_hash: str) -> bool:
+        with self._tx() as conn:
+            return conn.execute(sessions.delete().where(sessions.c.id_hash == id_hash)).rowcount > 0
+
+    @_wrap_errors
+    def delete_expired_sessions(self, now_ms: int) -> int:
+        with self._tx() as conn:
+            return int(
+                conn.execute(sessions.delete().where(sessions.c.expires_ms < now_ms)).rowcount
+            )
+
+    @_wrap_errors
+    def set_admin_password(self, password_hash: str, now_ms: int) -> None:
+        with self._tx() as conn:
+            conn.execute(admin_credentials.delete())
+            conn.execute(
+                admin_credentials.insert().values(
+                    id=1, password_hash=password_hash, updated_ms=now_ms
+                )
+            )
+
+    @_wrap_errors
+    def admin_password(self) -> str | None:
+        query = sa.select(admin_credentials.c.password_hash).where(admin_credentials.c.id == 1)
+        with self._tx() as conn:
+            value = conn.execute(query).scalar_one_or_none()
+        return str(value) if value is not None else None
+
+    # --- maintenance (imagegate gc) ---------------------------------------------------------
+
+    @_wrap_errors
+    def referenced_blob_keys(self) -> set[str]:
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(images.c.blob_key).where(images.c.blob_key != ""))
+            return {str(key) for (key,) in rows}
+
+    @_wrap_errors
+    def delete_expired_drafts(self, before_ms: int) -> int:
+        where = images.c.draft.is_(True) & (images.c.upload_expires_ms < before_ms)
+        with self._tx() as conn:
+            return int(conn.execute(images.delete().where(where)).rowcount)
+
+    @_wrap_errors
+    def count_expired_drafts(self, before_ms: int) -> int:
+        where = images.c.draft.is_(True) & (images.c.upload_expires_ms < before_ms)
+        query = sa.select(sa.func.count()).select_from(images).where(where)
+        with self._tx() as conn:
+            return int(conn.execute(query).scalar_one())
 
 
 def _keys(conn: Connection, account_id: str) -> list[SigningKey]:

@@ -2,7 +2,8 @@
 
 A write goes to a temporary file in the same directory, is fsynced, then renamed over the
 final name, and the directory is fsynced: after a crash a key holds its old bytes, its new
-bytes, or nothing. Leftover temporary files (``*.tmp``) are orphans that :meth:`sweep` removes.
+bytes, or nothing. Leftover temporary files (``.*.tmp``) are orphans that :meth:`sweep` removes;
+they are never keys, so they are never served.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import errno
 import os
 import re
 import secrets
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from imagegate.errors import BlobMissing, StorageError, StorageFull
@@ -71,14 +74,41 @@ class LocalBlobStore:
         if not os.access(self.root, os.W_OK):
             raise StorageError("blob directory is not writable")
 
-    def sweep(self) -> int:
-        """Remove temporary files left by interrupted writes; return how many."""
+    def sweep(self, older_than: float = 0.0, *, dry_run: bool = False) -> int:
+        """Remove temporary files left by interrupted writes and not modified for
+        ``older_than`` seconds (a write in flight touches its file as it goes); return how
+        many (with ``dry_run``, how many would go). Removing one that is still in flight
+        only fails that write, never a stored key.
+        """
+        cutoff = time.time() - older_than
         removed = 0
         for tmp in self.root.rglob(".*.tmp"):
             with contextlib.suppress(OSError):
-                tmp.unlink()
+                if older_than > 0 and tmp.stat().st_mtime > cutoff:
+                    continue
+                if not dry_run:
+                    tmp.unlink()
                 removed += 1
         return removed
+
+    def iter_keys(self) -> Iterator[tuple[str, float]]:
+        """Every stored key with its modification time (unix seconds), in no set order.
+        Temporary files and anything else that is not a valid key are skipped."""
+        if not self.root.is_dir():
+            raise StorageError("blob directory is missing")
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            base = Path(dirpath)
+            for name in filenames:
+                path = base / name
+                key = path.relative_to(self.root).as_posix()
+                if _KEY.fullmatch(key) is None or ".." in key:
+                    continue
+                try:
+                    mtime = path.stat().st_mtime
+                except OSError:  # removed meanwhile
+                    continue
+                yield key, mtime
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -32,6 +32,7 @@ from imagegate.storage.variant_cache import LocalVariantCache
 from imagegate.uploads import DirectUploads
 from imagegate.web.api import direct, images, keys, listing, variants
 from imagegate.web.api.common import Runtime
+from imagegate.web.dashboard import create_dashboard
 from imagegate.web.delivery import Delivery
 from imagegate.web.errors import api_error, api_error_response, internal_error
 from imagegate.web.observe import Latency, Observed, registry_for
@@ -49,6 +50,7 @@ API_PREFIXES = (
     "/healthz",
     "/readyz",
     "/metrics",
+    "/dashboard",
 )
 KEY_USAGE_FLUSH_SECONDS = 5.0
 
@@ -209,6 +211,7 @@ def create_app(settings: Settings, core: Core | None = None) -> ASGIApp:
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    api.mount("/dashboard", create_dashboard(settings, service, deliverer, offload))
     app = Imagegate(api, Delivery(deliverer, offload))
     return Observed(app, latency, log_requests=settings.access_log)
 

@@ -1,0 +1,149 @@
+"""Settings: the account's flexible variants and browser TTL, and its API tokens (create,
+with the value shown once, and revoke)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from imagegate.errors import BadRequest, ImagegateError
+from imagegate.models import ApiToken, Scope
+from imagegate.web.dashboard.base import Dash, Viewer, form_text, redirect
+
+MIN_TTL, MAX_TTL = 3600, 31536000  # as the API's PATCH /config allows
+
+
+def routes(dash: Dash) -> list[BaseRoute]:
+    pages = SettingsPages(dash)
+    return [
+        Route("/settings", dash.endpoint(pages.index), methods=["GET"]),
+        Route("/settings", dash.endpoint(pages.save), methods=["POST"]),
+        Route("/tokens", dash.endpoint(pages.create_token), methods=["POST"]),
+        Route("/token/revoke", dash.endpoint(pages.confirm_revoke), methods=["GET"]),
+        Route("/token/revoke", dash.endpoint(pages.revoke), methods=["POST"]),
+    ]
+
+
+def token_status(token: ApiToken, now: datetime) -> str:
+    if token.revoked:
+        return "revoked"
+    if token.expires is not None and token.expires < now:
+        return "expired"
+    return "active"
+
+
+class SettingsPages:
+    def __init__(self, dash: Dash) -> None:
+        self.dash = dash
+        self.service = dash.service
+
+    async def _page(
+        self,
+        request: Request,
+        viewer: Viewer,
+        *,
+        status: int = 200,
+        error: str = "",
+        new_token: str = "",
+    ) -> Response:
+        account = viewer.managed()
+        tokens = await self.dash.io(self.service.meta.list_tokens, account.id)
+        now = self.service.now()
+        rows = [
+            {
+                "token": t,
+                "scopes": ", ".join(sorted(s.value for s in t.scopes)),
+                "status": token_status(t, now),
+                "yours": t.id == viewer.session.token_id,
+            }
+            for t in tokens
+            if t.name != "batch" or token_status(t, now) == "active"
+        ]
+        return self.dash.render(
+            request,
+            "settings.html",
+            viewer,
+            status=status,
+            error=error,
+            title="Settings",
+            nav="settings",
+            tokens=rows,
+            new_token=new_token,
+            min_ttl=MIN_TTL,
+            max_ttl=MAX_TTL,
+        )
+
+    async def index(self, request: Request) -> Response:
+        return await self._page(request, await self.dash.viewer(request))
+
+    async def save(self, request: Request) -> Response:
+        viewer, form = await self.dash.form(request)
+        account = viewer.managed()
+        flexible = form_text(form, "flexible_variants") == "on"
+        ttl_text = form_text(form, "browser_ttl")
+        try:
+            if not ttl_text.isdigit() or not MIN_TTL <= int(ttl_text) <= MAX_TTL:
+                raise BadRequest(
+                    f"The browser TTL is a whole number of seconds from {MIN_TTL} "
+                    f"(1 hour) to {MAX_TTL} (1 year)"
+                )
+            await self.dash.io(
+                lambda: self.service.update_config(
+                    account, flexible_variants=flexible, browser_ttl=int(ttl_text)
+                )
+            )
+        except ImagegateError as exc:
+            return await self._page(request, viewer, status=exc.status, error=exc.message)
+        return redirect("/settings", done="settings-saved")
+
+    async def create_token(self, request: Request) -> Response:
+        viewer, form = await self.dash.form(request)
+        account = viewer.managed()
+        name = form_text(form, "name")
+        if not 1 <= len(name) <= 200:
+            return await self._page(
+                request, viewer, status=400, error="Give the token a name (1 to 200 characters)."
+            )
+        scopes = (
+            frozenset({Scope.READ}) if form_text(form, "read_only") == "on" else frozenset(Scope)
+        )
+        value, _token = await self.dash.io(self.service.create_token, account.id, name, scopes)
+        return await self._page(request, viewer, new_token=value)
+
+    async def _token(self, viewer: Viewer, token_id: str) -> ApiToken:
+        tokens = await self.dash.io(self.service.meta.list_tokens, viewer.managed().id)
+        found = next((t for t in tokens if t.id == token_id), None)
+        if found is None:
+            raise BadRequest("There is no such token")
+        return found
+
+    async def confirm_revoke(self, request: Request) -> Response:
+        viewer = await self.dash.viewer(request)
+        token = await self._token(viewer, request.query_params.get("id", ""))
+        warning = "Programs that use this token are refused from now on. This cannot be undone."
+        if token.id == viewer.session.token_id:
+            warning += " You signed in with this token, so you will be signed out."
+        return self.dash.render(
+            request,
+            "confirm.html",
+            viewer,
+            title="Revoke token",
+            nav="settings",
+            heading=f"Revoke the token {token.name}?",
+            warning=warning,
+            action="/token/revoke",
+            fields={"id": token.id},
+            button="Revoke the token",
+            cancel="/settings",
+        )
+
+    async def revoke(self, request: Request) -> Response:
+        viewer, form = await self.dash.form(request)
+        token = await self._token(viewer, form_text(form, "id"))
+        await self.dash.io(self.service.meta.revoke_token, viewer.managed().id, token.id)
+        if token.id == viewer.session.token_id:
+            return redirect("/signin", done="token-revoked")
+        return redirect("/settings", done="token-revoked")
