@@ -32,6 +32,7 @@ from imagegate.web.offload import Offload
 
 log = logging.getLogger("imagegate.delivery")
 
+SANDBOX = b"default-src 'none'; style-src 'unsafe-inline'; sandbox"
 #: status, raw headers, body
 Raw = tuple[int, list[tuple[bytes, bytes]], bytes]
 
@@ -65,6 +66,8 @@ class Delivery:
                 (b"cache-control", plan.cache_control.encode("latin-1")),
                 (b"etag", plan.etag.encode("latin-1")),
                 (b"x-content-type-options", b"nosniff"),
+                # An SVG opened directly (not through <img>) must not run or fetch anything.
+                (b"content-security-policy", SANDBOX),
             ]
             if plan.output.negotiated:
                 answer.append((b"vary", b"Accept"))

@@ -2,7 +2,8 @@
 
 The management API answers with Cloudflare's JSON envelope; the delivery path answers in
 plain text, ``ERROR <code>: <message>`` with a ``Cf-Resized: err=<code>`` header. Neither ever
-carries a traceback, a path, or key material, and no error response may be cached.
+carries a traceback, a path, or key material, no error response may be cached, and every
+one says ``X-Content-Type-Options: nosniff`` so no browser reads it as anything but its type.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def api_error(exc: ImagegateError) -> JSONResponse:
 def api_error_response(
     status: int, code: int, message: str, *, overloaded: bool = False
 ) -> JSONResponse:
-    headers = {"Cache-Control": NO_STORE}
+    headers = {"Cache-Control": NO_STORE, "X-Content-Type-Options": "nosniff"}
     if overloaded or status == 503:
         headers["Retry-After"] = RETRY_AFTER_SECONDS
     elif 400 <= status < 500:
@@ -52,7 +53,11 @@ def internal_error(exc: BaseException) -> JSONResponse:
 
 def delivery_error(exc: ImagegateError) -> Response:
     status = 500 if exc.status >= 500 and exc.status != 503 and exc.status != 507 else exc.status
-    headers = {"Cache-Control": NO_STORE, "Cf-Resized": f"err={exc.code}"}
+    headers = {
+        "Cache-Control": NO_STORE,
+        "Cf-Resized": f"err={exc.code}",
+        "X-Content-Type-Options": "nosniff",
+    }
     if status == 503:
         headers["Retry-After"] = RETRY_AFTER_SECONDS
     body = f"ERROR {exc.code}: {exc.message}"

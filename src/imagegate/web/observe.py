@@ -2,7 +2,8 @@
 
 Counting on the hot path costs a dictionary increment: the delivery and management code keep
 plain counters, and a Prometheus collector reads them only when ``/metrics`` is scraped.
-Request latency goes into fixed buckets by a bisect. Access logs are one JSON object per
+Request latency goes into fixed buckets by a bisect. Every response that lacks it gets
+``X-Content-Type-Options: nosniff``. Access logs are one JSON object per
 request on the ``imagegate.access`` logger, with secrets redacted: the ``sig`` of a signed
 URL, the secret of a direct-upload URL. Each worker process counts for itself.
 """
@@ -27,7 +28,8 @@ from imagegate.serving import Deliverer
 access_log = logging.getLogger("imagegate.access")
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-_SIG = re.compile(rb"(^|&)sig=[^&]*")
+_SIG = re.compile(rb"(^|[&;])sig=[^&;]*")
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
 _UPLOAD_SECRET = re.compile(r"^/upload/[^/]+")
 
 
@@ -135,6 +137,9 @@ class Observed:
             nonlocal status, sent
             if message["type"] == "http.response.start":
                 status = message["status"]
+                headers = message.get("headers", [])
+                if not any(name.lower() == b"x-content-type-options" for name, _ in headers):
+                    message = {**message, "headers": [*headers, _NOSNIFF]}
             elif message["type"] == "http.response.body":
                 sent += len(message.get("body", b""))
             await send(message)

@@ -86,10 +86,17 @@ def path_image_id(raw: str) -> str:
     return image_id
 
 
+#: API answers are per account and may hold key values, tokens or signed URLs: no cache
+#: keeps them, and no browser reads them as anything but JSON.
+API_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
 def ok(result: Any) -> JSONResponse:
     """The success envelope. Routes return responses directly, so their ``response_model``
     documents the shape without re-validating every answer."""
-    return JSONResponse({"result": result, "success": True, "errors": [], "messages": []})
+    return JSONResponse(
+        {"result": result, "success": True, "errors": [], "messages": []}, headers=API_HEADERS
+    )
 
 
 def iso(moment: datetime) -> str:

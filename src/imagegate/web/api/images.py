@@ -27,6 +27,9 @@ from imagegate.web.forms import parse_bool, parse_metadata
 
 router = APIRouter(prefix="/accounts/{account_id}/images/v1", tags=["images"])
 
+#: Originals are data, never documents: an SVG opened from here runs no script, loads nothing.
+BLOB_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+
 UPLOAD_BODY = {
     "content": {
         "multipart/form-data": {
@@ -129,9 +132,19 @@ async def delete_image(image_id: str, account: EditAccount, rt: RuntimeDep) -> J
     responses={200: {"content": {"image/*": {}}}},
 )
 async def blob(image_id: str, account: ReadAccount, rt: RuntimeDep) -> Response:
+    """The bytes as uploaded, typed by their magic bytes. An SVG original is not sanitised
+    (delivery is), so nothing here may run as a page: no sniffing, a sandbox with no
+    sources, and anything without an image type goes out as a download."""
     data, fmt = await rt.offload.io(rt.service.original, account, path_image_id(image_id))
-    media = fmt.media_type if fmt else "application/octet-stream"
-    return Response(data, media_type=media, headers={"Cache-Control": "private, no-store"})
+    headers = {
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": BLOB_CSP,
+    }
+    if fmt is None:
+        headers["Content-Disposition"] = "attachment"
+        return Response(data, media_type="application/octet-stream", headers=headers)
+    return Response(data, media_type=fmt.media_type, headers=headers)
 
 
 @router.get(

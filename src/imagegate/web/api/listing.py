@@ -29,8 +29,11 @@ async def list_v2(
     sort_order: Literal["asc", "desc"] = "desc",
     creator: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> JSONResponse:
+    params = request.query_params.multi_items()
+    if any("\x00" in name or "\x00" in value for name, value in params):
+        raise BadRequest("Query parameters must not contain NUL characters")
     try:
-        filters = parse_filters(request.query_params.multi_items())
+        filters = parse_filters(params)
     except InvalidListing as exc:
         raise BadRequest(str(exc)) from None
     images, token = await rt.offload.io(

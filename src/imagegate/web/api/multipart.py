@@ -3,6 +3,7 @@ so an oversized upload costs no more than the limit, whatever it claims or omits
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from starlette.types import Receive
 from imagegate.errors import BadRequest, NotMultipart, PayloadTooLarge
 
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small text fields
+#: Unicode categories of characters a filename loses: controls, format marks, surrogates.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +35,15 @@ class Form:
         data = await self.file.read(limit + 1)
         if len(data) > limit:
             raise PayloadTooLarge()
-        return data, self.file.filename or ""
+        return data, clean_filename(self.file.filename or "")
+
+
+def clean_filename(name: str) -> str:
+    """The client's filename as a label only: control and format characters (NUL, CR/LF,
+    bidi overrides such as U+202E, zero-width marks) removed, at most 255 characters. It
+    never names a file: originals are stored under generated keys."""
+    kept = "".join(c for c in name if unicodedata.category(c) not in _INVISIBLE)
+    return kept.strip()[:255]
 
 
 def _limited(receive: Receive, limit: int) -> Receive:
