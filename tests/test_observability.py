@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 
 import httpx
 import pytest
@@ -43,7 +44,14 @@ def test_metrics_count_verifications_renders_hits_and_uploads(server: Server) ->
     assert httpx.get(url).status_code == 403
     assert httpx.get(signed.replace("exp=", "exp=0")).status_code == 403
 
-    text = httpx.get(f"{server.base_url}/metrics").text
+    duration = "imagegate_request_duration_seconds_count"
+    deadline = time.monotonic() + 5
+    while True:  # durations are recorded once each response has gone out
+        text = httpx.get(f"{server.base_url}/metrics").text
+        done = metric(text, duration, kind="delivery", status="4xx") == 3
+        if done or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     total = "imagegate_signature_verifications_total"
     assert metric(text, total, outcome="ok", key="default") == 3
     assert metric(text, total, outcome="bad", key="") == 2
@@ -75,7 +83,15 @@ def test_access_log_is_json_with_sig_redacted(
     sig = signed.rsplit("sig=", 1)[1]
     with caplog.at_level(logging.INFO, logger="imagegate.access"):
         assert httpx.get(signed).status_code == 200
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "imagegate.access"]
+        # The line is written once the response has gone out: the client may see it first.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            lines = [
+                json.loads(r.getMessage()) for r in caplog.records if r.name == "imagegate.access"
+            ]
+            if any(e["path"].endswith("/l/public") for e in lines):
+                break
+            time.sleep(0.02)
     entry = next(e for e in lines if e["path"].endswith("/l/public"))
     assert entry["status"] == 200 and entry["method"] == "GET" and entry["bytes"] > 0
     assert entry["query"].startswith("v=1&exp=") and entry["query"].endswith("&sig=REDACTED")
