@@ -151,6 +151,7 @@ def serve(
     """Serve the API and image delivery on one port (granian)."""
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
 
     settings = _settings(data_dir, host=host, port=port, public_url=public_url, workers=workers)
     try:
@@ -175,6 +176,7 @@ def serve(
         interface=Interfaces.ASGI,
         workers=settings.workers,
         http=HTTPModes(settings.http),
+        http1_settings=HTTP1Settings(header_read_timeout=int(settings.header_timeout * 1000)),
         factory=True,
         log_access=False,
     ).serve()

@@ -56,6 +56,14 @@ class Settings(BaseSettings):
         32, ge=0, description="Renders that may wait; beyond this the answer is 503."
     )
 
+    # Slow clients
+    header_timeout: float = Field(
+        10.0, ge=1, le=60, description="Seconds a client may take to send a request's headers."
+    )
+    body_timeout: float = Field(
+        20.0, gt=0, le=3600, description="Seconds a request body may take, plus 1 per 500 bytes."
+    )
+
     # Upload by URL
     fetch_allowlist: str = Field(
         "", description="Comma-separated origins or address ranges an upload URL may reach."

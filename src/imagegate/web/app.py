@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from imagegate import imaging
 from imagegate.errors import ImagegateError, UnsafeConfiguration
 from imagegate.fetch import FetchPolicy
+from imagegate.gc import sweep_at_start
 from imagegate.keyseal import KeySeal
 from imagegate.metadata.sql import SqlMetadataStore
 from imagegate.service import Limits, Service
@@ -33,6 +34,7 @@ from imagegate.uploads import DirectUploads
 from imagegate.web.api import direct, images, keys, listing, variants
 from imagegate.web.api.common import Runtime
 from imagegate.web.dashboard import create_dashboard
+from imagegate.web.deadlines import BodyDeadline
 from imagegate.web.delivery import Delivery
 from imagegate.web.errors import api_error, api_error_response, internal_error
 from imagegate.web.observe import Latency, Observed, registry_for
@@ -176,6 +178,7 @@ def create_app(settings: Settings, core: Core | None = None) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await offload.io(service.meta.migrate)
+        await offload.io(sweep_at_start, service.blobs)
         flusher = asyncio.create_task(_flush_key_usage(deliverer, offload))
         try:
             yield
@@ -213,7 +216,8 @@ def create_app(settings: Settings, core: Core | None = None) -> ASGIApp:
 
     api.mount("/dashboard", create_dashboard(settings, service, deliverer, offload))
     app = Imagegate(api, Delivery(deliverer, offload))
-    return Observed(app, latency, log_requests=settings.access_log)
+    guarded = BodyDeadline(app, settings.body_timeout)
+    return Observed(guarded, latency, log_requests=settings.access_log)
 
 
 async def _flush_key_usage(deliverer: Deliverer, offload: Offload) -> None:
