@@ -120,12 +120,7 @@ def init(
     if initialised:
         _fail(f"{settings.data_dir} is already initialised; see `imagegate accounts list`")
     new = service.create_account(name)
-    creds = {
-        "account_id": new.account.id,
-        "account_hash": new.account.hash,
-        "api_token": new.api_token,
-        "signing_key": new.signing_key,
-    }
+    creds = new.credentials()
     first = settings.data_dir / FIRST_ACCOUNT_FILE
     first.touch(mode=0o600)
     first.write_text(json.dumps(creds, indent=2) + "\n")
