@@ -19,6 +19,7 @@ from imagegate.models import (
     VariantOptions,
     epoch_ms,
 )
+from imagegate.ports import StoredSession
 
 to_ms = epoch_ms
 
@@ -138,4 +139,17 @@ def image(r: Row[Any]) -> Image:
         blob_key=r.blob_key,
         sha256=r.sha256,
         upload_expires=from_ms(r.upload_expires_ms) if r.upload_expires_ms is not None else None,
+    )
+
+
+def stored_session(r: Row[Any]) -> StoredSession:
+    return StoredSession(
+        id_hash=r.id_hash,
+        account_id=r.account_id,
+        token_id=r.token_id,
+        admin=bool(r.admin),
+        read_only=bool(r.read_only),
+        csrf_token=r.csrf_token,
+        created_ms=r.created_ms,
+        expires_ms=r.expires_ms,
     )

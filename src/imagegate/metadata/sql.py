@@ -431,18 +431,7 @@ class SqlMetadataStore:
         )
         with self._tx() as conn:
             row = conn.execute(query).first()
-        if row is None:
-            return None
-        return StoredSession(
-            id_hash=row.id_hash,
-            account_id=row.account_id,
-            token_id=row.token_id,
-            admin=bool(row.admin),
-            read_only=bool(row.read_only),
-            csrf_token=row.csrf_token,
-            created_ms=row.created_ms,
-            expires_ms=row.expires_ms,
-        )
+        return codec.stored_session(row) if row is not None else None
 
     @_wrap_errors
     def touch_session(self, id_hash: str, expires_ms: int) -> None:
