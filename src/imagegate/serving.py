@@ -20,6 +20,7 @@ from imagegate import ids
 from imagegate.caching import MemoryLRU, TtlCache
 from imagegate.errors import (
     AccessDenied,
+    BlobMissing,
     DeliveryNotFound,
     FlexibleVariantsDisabled,
     ImagegateError,
@@ -260,7 +261,11 @@ class Deliverer:
     def render(self, plan: Plan) -> bytes:
         image = plan.authorized.image
         self.events["render"] += 1
-        source = self.blobs.get(image.blob_key)
+        try:
+            source = self.blobs.get(image.blob_key)
+        except BlobMissing:  # deleted since its record was read: it is gone, not broken
+            self.caches.forget_metadata()
+            raise DeliveryNotFound() from None
         assert image.format is not None  # checked by plan()
         data, _fmt = self.processor.render(
             source, image.format, plan.authorized.variant.options, plan.output.format
