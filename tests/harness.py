@@ -32,7 +32,6 @@ from imagegate.settings import Settings
 from imagegate.web.app import Core, build_core, create_app
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("IMAGEGATE_SHARED_DIR", ROOT.parent / "shared"))
 BIN = Path(sys.executable).parent
 
 
