@@ -330,6 +330,21 @@ def test_images_v1_list_pages(cf: NodeSdk, server: Server) -> None:
     assert cf.call("images.v1.list", {"account_id": acct}, mode="iterate") == []
 
 
+def test_images_v1_list_by_creator(cf: NodeSdk, server: Server) -> None:
+    """``creator`` filters the v1 list as it does v2's; "" matches images without one."""
+    acct = server.account_id
+    by: dict[str | None, str] = {}
+    for creator in ("ana", "bo", None):
+        fields = {"account_id": acct, "file": upload_file(jpeg(40, 30))}
+        if creator is not None:
+            fields["creator"] = creator
+        by[creator] = cf.call("images.v1.create", fields)["id"]
+    for creator, expected in (("ana", [by["ana"]]), ("", [by[None]]), ("nobody", [])):
+        page = cf.call("images.v1.list", {"account_id": acct, "creator": creator}, mode="page")
+        found = conforms(page["result"], {"images": [IMAGE]})["images"]
+        assert [i["id"] for i in found] == expected, (creator, cf.last["exchanges"])
+
+
 def test_images_v1_create_from_url(cf: NodeSdk, server: Server, origin: str) -> None:
     acct = server.account_id
     fetched = cf.call(
