@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import select
 import subprocess
 import threading
@@ -96,6 +97,11 @@ class NodeSdk:
         error: dict[str, Any] = answer["error"]
         assert error["isCloudflareError"], error
         return error
+
+    def describe(self, resource: str) -> list[str]:
+        """The dotted names of every method under ``client.<resource>``."""
+        names: list[str] = self._send({"describe": resource})["value"]
+        return names
 
     def close(self) -> None:
         if self.proc.stdin and not self.proc.stdin.closed:
@@ -230,6 +236,14 @@ def cf(server: Server, sdk_dir: Path) -> Iterator[NodeSdk]:
     sdk = NodeSdk(require_node(), sdk_dir, server.base_url, server.api_token)
     yield sdk
     sdk.close()
+
+
+def test_every_images_method_of_the_sdk_is_driven(cf: NodeSdk) -> None:
+    """The tests below call every images method the SDK has: a version of the SDK with a
+    new one fails here until a test drives it."""
+    driven = set(re.findall(r'"(images\.[\w.]+)"', Path(__file__).read_text(encoding="utf-8")))
+    assert set(cf.describe("images")) == driven
+    assert len(driven) == 17
 
 
 # --- images v1 -----------------------------------------------------------------------------

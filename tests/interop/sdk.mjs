@@ -19,6 +19,8 @@
 // class, result, result_info, getPaginatedItems() and hasNextPage()), for "iterate" the items
 // of a `for await` over the unawaited call (the SDK's auto-pagination, at most 1000).
 // Errors are the SDK's own classes (NotFoundError, BadRequestError, ...).
+//
+// {"describe": "images"} answers the dotted names of every method under client.images.
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
@@ -28,7 +30,11 @@ if (!dir) {
   process.stderr.write("usage: CLOUDFLARE_SDK_DIR=DIR node sdk.mjs < calls.jsonl\n");
   process.exit(2);
 }
-const sdk = createRequire(join(dir, "package.json"))("cloudflare");
+// Node 18 has File only in node:buffer; the SDK's own error message says to do this.
+globalThis.File ??= (await import("node:buffer")).File;
+const load = createRequire(join(dir, "package.json"));
+const sdk = load("cloudflare");
+const { APIResource } = load("cloudflare/resource");
 const { Cloudflare, toFile } = sdk;
 
 // Every HTTP exchange the SDK makes goes through the global fetch; keep a short record of each.
@@ -118,6 +124,25 @@ async function run(client, call) {
   return encode(value);
 }
 
+// Every method of a resource and of the resources under it, by dotted name.
+function methods(resource, prefix) {
+  const found = [];
+  for (let proto = Object.getPrototypeOf(resource); proto; proto = Object.getPrototypeOf(proto)) {
+    if (proto === APIResource.prototype) break;
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      if (name !== "constructor" && !name.startsWith("_") && typeof resource[name] === "function") {
+        found.push(`${prefix}.${name}`);
+      }
+    }
+  }
+  for (const [name, child] of Object.entries(resource)) {
+    if (!name.startsWith("_") && child instanceof APIResource) {
+      found.push(...methods(child, `${prefix}.${name}`));
+    }
+  }
+  return [...new Set(found)].sort();
+}
+
 function described(error) {
   return {
     class: error?.constructor?.name ?? typeof error,
@@ -136,6 +161,11 @@ for await (const line of lines) {
   if (client === null) {
     client = new Cloudflare({ baseURL: message.baseURL, apiToken: message.apiToken, maxRetries: 0 });
     process.stdout.write(`${JSON.stringify({ ready: sdk.Cloudflare.name })}\n`);
+    continue;
+  }
+  if (message.describe) {
+    const names = methods(client[message.describe], message.describe);
+    process.stdout.write(`${JSON.stringify({ value: names })}\n`);
     continue;
   }
   exchanges.length = 0;
