@@ -264,6 +264,7 @@ class Service:
     def list_images(
         self, account: Account, page: int, per_page: int, creator: str | None = None
     ) -> list[Image]:
+        check_creator(creator)
         offset = (page - 1) * per_page
         return self.meta.list_images(account.id, offset, per_page, creator=creator)
 
