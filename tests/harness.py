@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -206,10 +205,6 @@ def image_format(data: bytes) -> str:
     image = pyvips.Image.new_from_buffer(data, "")
     loader: str = image.get("vips-loader")
     return loader.removesuffix("load_buffer").removesuffix("load")
-
-
-def node() -> str | None:
-    return shutil.which("node")
 
 
 @dataclass
