@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -32,7 +31,6 @@ from imagegate.settings import Settings
 from imagegate.web.app import Core, build_core, create_app
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("IMAGEGATE_SHARED_DIR", ROOT.parent / "shared"))
 BIN = Path(sys.executable).parent
 
 
@@ -207,10 +205,6 @@ def image_format(data: bytes) -> str:
     image = pyvips.Image.new_from_buffer(data, "")
     loader: str = image.get("vips-loader")
     return loader.removesuffix("load_buffer").removesuffix("load")
-
-
-def node() -> str | None:
-    return shutil.which("node")
 
 
 @dataclass

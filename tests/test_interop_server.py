@@ -1,14 +1,18 @@
 """URLs signed by the reference signers in JavaScript, served by a running imagegate.
 
-* Every published vector in ``interop/vectors.jsonl`` is served by a server holding that
-  vector's key (its clock frozen at the epoch, so even the 2021 and ``exp=0`` vectors are
-  live), and every one-character change to the path, query or ``sig`` is refused.
+* Every vector in ``tests/interop/vectors.jsonl`` (made by the project's ``sign.mjs``) is
+  served by a server holding that vector's key (its clock frozen at the epoch, so even the
+  2021 and ``exp=0`` vectors are live), and every one-character change to the path, query or
+  ``sig`` is refused.
+* When the shared reference folder is there, its vectors and the project's agree: each shared
+  vector is served, and each signer writes the other's vectors byte for byte.
 * The seed's own Worker, run in workerd, signs private images with custom ids; those URLs
   load, and stop loading when unsigned, expired, or signed with a deleted key.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -16,20 +20,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
 
-from harness import SHARED, Server, dimensions, jpeg, raw_request, serve_in_thread
+from harness import Server, dimensions, jpeg, raw_request, serve_in_thread
 from imagegate import ids
 from imagegate.models import Account, Format, Image, SigningKey, Variant, VariantOptions
 from imagegate.service import Service
 from imagegate.settings import Settings
 from imagegate.web.app import build_core
-from workerd import WorkerdUnavailable, sign_with_worker
+from nodejs import SIGN_MJS, VECTORS_FILE, load_vectors, require_shared, sign_jsonl
+from workerd import sign_with_worker
 
-VECTORS = [json.loads(line) for line in (SHARED / "interop" / "vectors.jsonl").open()]
+VECTORS = load_vectors()
+VECTORS_FILE_LINES = VECTORS_FILE.read_text("utf-8").splitlines()
 EPOCH = datetime.fromtimestamp(0, tz=UTC)
 
 
@@ -61,16 +68,16 @@ def _seed_image(service: Service, account: Account, image_id: str, data: bytes) 
     )
 
 
-@pytest.fixture(scope="module")
-def vector_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A store holding each vector's account hash, key, image and variant."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("vectors"))
+@contextlib.contextmanager
+def serving_vectors(vectors: list[dict[str, Any]], data_dir: Path) -> Iterator[Server]:
+    """A server whose store holds each vector's account hash, key, image and variant."""
+    settings = Settings(data_dir=data_dir)
     core = build_core(settings, clock=Clock(0.0))
     service = core.service
     service.meta.migrate()
     data = jpeg(320, 240)
     accounts: dict[str, Account] = {}
-    for n, vector in enumerate(VECTORS):
+    for n, vector in enumerate(vectors):
         parts = urlsplit(vector["signed"]).path.split("/")
         if parts[1] == "cdn-cgi":
             parts = parts[2:]
@@ -92,26 +99,36 @@ def vector_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield srv
 
 
+@pytest.fixture(scope="module")
+def vector_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with serving_vectors(VECTORS, tmp_path_factory.mktemp("vectors")) as srv:
+        yield srv
+
+
 def _target(signed: str) -> str:
     parts = urlsplit(signed)
     return f"{parts.path}?{parts.query}"
 
 
-def _flexible(vector: dict) -> bool:
+def _flexible(vector: dict[str, Any]) -> bool:
     return "=" in urlsplit(vector["signed"]).path.rsplit("/", 1)[-1]
 
 
-@pytest.mark.parametrize("vector", VECTORS, ids=[v["signed"][-12:] for v in VECTORS])
-def test_published_vector_is_served(vector_server: Server, vector: dict) -> None:
-    r = raw_request(vector_server.base_url, _target(vector["signed"]))
-    assert r.status == 200, r.text
+def assert_served(server: Server, vector: dict[str, Any]) -> None:
+    r = raw_request(server.base_url, _target(vector["signed"]))
+    assert r.status == 200, (vector["signed"], r.text)
     assert r.headers["content-type"] == "image/jpeg"
     # Named variants fit 100x100; the flexible one asks for w=400,fit=cover (no height).
     assert dimensions(r.body) == ((400, 300) if _flexible(vector) else (100, 75))
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["signed"][-12:] for v in VECTORS])
-def test_any_one_character_change_is_refused(vector_server: Server, vector: dict) -> None:
+def test_published_vector_is_served(vector_server: Server, vector: dict[str, Any]) -> None:
+    assert_served(vector_server, vector)
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["signed"][-12:] for v in VECTORS])
+def test_any_one_character_change_is_refused(vector_server: Server, vector: dict[str, Any]) -> None:
     target = _target(vector["signed"])
     query_start = target.index("?")
     refused = 0
@@ -127,6 +144,44 @@ def test_any_one_character_change_is_refused(vector_server: Server, vector: dict
             assert r.headers["cf-resized"] == "err=9425"
         refused += 1
     assert refused == len(target) - 1
+
+
+# --- the shared reference folder -------------------------------------------------------------
+
+
+def _inputs(vectors: list[dict[str, Any]]) -> str:
+    return "".join(
+        json.dumps({"url": v["url"], "key": v["key"], "exp": v["exp"]}, ensure_ascii=False) + "\n"
+        for v in vectors
+    )
+
+
+def test_shared_vectors_are_served(tmp_path: Path) -> None:
+    shared = load_vectors(require_shared("interop/vectors.jsonl"))
+    assert shared, "the shared vectors file is empty"
+    with serving_vectors(shared, tmp_path / "data") as srv:
+        for vector in shared:
+            assert_served(srv, vector)
+
+
+def test_project_signer_writes_the_shared_vectors() -> None:
+    """The project's sign.mjs, given the shared vectors' inputs, writes each shared vector
+    byte for byte; and every shared vector is one of the project's own."""
+    shared_file = require_shared("interop/vectors.jsonl")
+    shared = load_vectors(shared_file)
+    ours = sign_jsonl(_inputs(shared), SIGN_MJS)
+    assert [v["signed"] for v in ours] == [v["signed"] for v in shared]
+    project_lines = set(VECTORS_FILE_LINES)
+    missing = [line for line in shared_file.read_text("utf-8").splitlines() if line.strip()]
+    missing = [line for line in missing if line not in project_lines]
+    assert not missing, f"shared vectors not among the project's: {missing}"
+
+
+def test_shared_signer_writes_the_project_vectors() -> None:
+    """The shared reference signer, given the project's vectors' inputs, writes the project's
+    vectors byte for byte."""
+    theirs = sign_jsonl(_inputs(VECTORS), require_shared("interop/sign.mjs"))
+    assert [v["signed"] for v in theirs] == [v["signed"] for v in VECTORS]
 
 
 # --- the seed's Worker, in workerd ----------------------------------------------------------
@@ -154,17 +209,10 @@ def worker_server(tmp_path: Path) -> Iterator[tuple[Server, Clock]]:
         yield srv, clock
 
 
-def _worker_sign(key: str, paths: list[str]) -> list[str]:
-    try:
-        return sign_with_worker(key, paths)
-    except WorkerdUnavailable as exc:
-        pytest.skip(f"workerd unavailable: {exc}")
-
-
 def test_worker_signed_urls_load_and_stop_loading(worker_server: tuple[Server, Clock]) -> None:
     srv, clock = worker_server
     paths = [f"/{srv.account_hash}/{i}/public" for i in WORKER_IDS]
-    signed = _worker_sign(srv.signing_key, paths)
+    signed = sign_with_worker(srv.signing_key, paths)
     assert len(signed) == len(paths)
     for line in signed:
         r = raw_request(srv.base_url, line)
@@ -186,7 +234,7 @@ def test_worker_signed_urls_load_and_stop_loading(worker_server: tuple[Server, C
         assert c.delete(f"{srv.images_url}/keys/default").status_code == 200
     for line in signed:
         assert raw_request(srv.base_url, line).status == 403
-    for line in _worker_sign(fresh, paths[:1]):
+    for line in sign_with_worker(fresh, paths[:1]):
         assert raw_request(srv.base_url, line).status == 200
 
     # A variant that never requires a signature serves the same private images unsigned.

@@ -1,28 +1,21 @@
 """Cross-language tests: the Python signer and verifier against the JavaScript references.
 
-``interop/sign.mjs`` runs the seed's signing steps in Node (WebCrypto, WHATWG ``URL`` and
-``URLSearchParams``); ``interop/run-worker.mjs`` runs the seed's Worker, unchanged, in workerd.
+``tests/interop/sign.mjs`` is the project's signer in Node: the seed's signing steps (WebCrypto,
+WHATWG ``URL`` and ``URLSearchParams``). The seed's Worker, unchanged, runs in workerd from the
+shared reference folder (see tests/workerd.py); that test alone needs the folder.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 import time
 from dataclasses import dataclass
 
 import pytest
 
 from imagegate.signing import Outcome, Policy, Verdict, sign_path, sign_url, verify
-from workerd import SHARED_DIR, WorkerdUnavailable, sign_with_worker
+from nodejs import VECTORS_FILE, run_signer, signer_output
+from workerd import sign_with_worker
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("node") is None,
-    reason="node is not on PATH, so the JavaScript reference signers cannot run",
-)
-
-SIGN_MJS = SHARED_DIR / "interop" / "sign.mjs"
 BASE = "https://images.example.com"
 HASH = "ZWd9g1K7eljCn_KDTu_MWA"
 UUID = "083eb7b2-5392-4565-b69e-aff66acddd00"
@@ -132,20 +125,7 @@ def split_signed(url: str) -> tuple[bytes, bytes]:
 
 
 def run_sign_mjs(requests: list[tuple[str, str, int]]) -> list[str]:
-    lines = "".join(
-        json.dumps({"url": url, "key": key, "exp": exp}) + "\n" for url, key, exp in requests
-    )
-    result = subprocess.run(
-        ["node", str(SIGN_MJS), "--jsonl"],
-        input=lines,
-        capture_output=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    outputs = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
-    assert len(outputs) == len(requests), result.stdout
+    outputs = run_signer(requests)
     for output, (url, key, exp) in zip(outputs, requests, strict=True):
         assert (output["url"], output["key"], output["exp"]) == (url, key, exp)
     return [str(output["signed"]) for output in outputs]
@@ -160,7 +140,6 @@ class NodeResult:
 @pytest.fixture(scope="module")
 def node_results() -> dict[str, NodeResult]:
     """Every case (and every stale-sig twin) signed by sign.mjs, in one node run."""
-    assert SIGN_MJS.is_file(), f"reference signer not found: {SIGN_MJS}"
     requests = [(case.url, case.key, case.exp) for case in CASES]
     twins = [case for case in CASES if case.twin is not None]
     requests += [(str(case.twin), case.key, case.exp) for case in twins]
@@ -218,10 +197,7 @@ WORKER_PATHS = [
 
 
 def test_seed_worker_in_workerd_verifies() -> None:
-    try:
-        signed = sign_with_worker(WORKER_KEY, WORKER_PATHS)
-    except WorkerdUnavailable as exc:
-        pytest.skip(f"workerd unavailable: {exc}")
+    signed = sign_with_worker(WORKER_KEY, WORKER_PATHS)
     now = int(time.time())
     assert len(signed) == len(WORKER_PATHS)
     keys = [("old", b"retired-key"), ("current", WORKER_KEY.encode("utf-8"))]
@@ -240,3 +216,10 @@ def test_seed_worker_in_workerd_verifies() -> None:
         assert verify(raw_path, raw_query, keys, verdict.exp + 1).outcome is Outcome.EXPIRED
         # The Python signer writes the same path+query for the Worker's exp.
         assert sign_path(original, WORKER_KEY, verdict.exp) == line
+
+
+def test_vectors_file_is_what_the_signer_writes() -> None:
+    """tests/interop/vectors.jsonl is sign.mjs's own output for its inputs, byte for byte
+    (regenerate: node tests/interop/sign.mjs --jsonl < vectors.jsonl > new)."""
+    text = VECTORS_FILE.read_text(encoding="utf-8")
+    assert signer_output(text) == text

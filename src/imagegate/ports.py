@@ -176,8 +176,11 @@ class MetadataStore(Protocol):
 
     def get_image(self, account_id: str, image_id: str) -> Image | None: ...
 
-    def list_images(self, account_id: str, offset: int, limit: int) -> list[Image]:
-        """Non-draft images, newest first (ties in a stable order)."""
+    def list_images(
+        self, account_id: str, offset: int, limit: int, *, creator: str | None = None
+    ) -> list[Image]:
+        """Non-draft images, newest first (ties in a stable order). ``creator`` as in
+        :meth:`list_images_page`."""
 
     def count_images(self, account_id: str) -> int:
         """Every image of the account, drafts included (they count against the quota)."""

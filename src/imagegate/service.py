@@ -261,8 +261,12 @@ class Service:
             raise ImageNotFound()
         return image
 
-    def list_images(self, account: Account, page: int, per_page: int) -> list[Image]:
-        return self.meta.list_images(account.id, (page - 1) * per_page, per_page)
+    def list_images(
+        self, account: Account, page: int, per_page: int, creator: str | None = None
+    ) -> list[Image]:
+        check_creator(creator)
+        offset = (page - 1) * per_page
+        return self.meta.list_images(account.id, offset, per_page, creator=creator)
 
     def edit_image(
         self,

@@ -66,13 +66,17 @@ def test_cursor_pages_return_each_image_once_in_order(
     assert seen == [i.id for i in expected]
 
 
-def test_creator_filter(store: SqlMetadataStore, acct: Account) -> None:
+@pytest.mark.parametrize("listing", ["v2 page", "v1 offset"])
+def test_creator_filter(store: SqlMetadataStore, acct: Account, listing: str) -> None:
     store.insert_image(image(acct, 1, creator="ana"))
     store.insert_image(image(acct, 2, creator=None))
     store.insert_image(image(acct, 3, creator=""))
     store.insert_image(image(acct, 4, creator="bob"))
+    store.insert_image(image(acct, 5, creator="ana", draft=True))
 
-    def ids_for(creator: str) -> set[str]:
+    def ids_for(creator: str | None) -> set[str]:
+        if listing == "v1 offset":
+            return {i.id for i in store.list_images(acct.id, 0, 10, creator=creator)}
         page = store.list_images_page(
             acct.id, after=None, limit=10, descending=True, creator=creator, filters=[]
         )
@@ -80,6 +84,8 @@ def test_creator_filter(store: SqlMetadataStore, acct: Account) -> None:
 
     assert ids_for("ana") == {"img00001"}
     assert ids_for("") == {"img00002", "img00003"}
+    assert ids_for("nobody") == set()
+    assert ids_for(None) == {"img00001", "img00002", "img00003", "img00004"}
 
 
 METAS = {

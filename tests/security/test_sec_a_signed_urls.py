@@ -9,8 +9,6 @@ docs/security.md with the test that covers them.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,11 +31,11 @@ from sec_common import (
     upload,
 )
 
-from harness import SHARED, RawResponse, Server, dimensions, jpeg, node, raw_request
+from harness import RawResponse, Server, dimensions, jpeg, raw_request
 from imagegate.signing import sign_url
+from nodejs import run_signer
 
 IMAGE_ID = "sec/photo.jpg"
-SIGN_MJS = SHARED / "interop" / "sign.mjs"
 
 
 @dataclass
@@ -84,19 +82,8 @@ def ok(r: RawResponse, srv: Server) -> None:
 
 
 def node_sign(requests: list[tuple[str, str, int]]) -> list[str]:
-    """Sign with interop/sign.mjs: the seed's own steps in Node (WHATWG URL, WebCrypto)."""
-    if node() is None or not SIGN_MJS.is_file():
-        pytest.skip("node or interop/sign.mjs is not available")
-    lines = "".join(json.dumps({"url": u, "key": k, "exp": e}) + "\n" for u, k, e in requests)
-    done = subprocess.run(
-        ["node", str(SIGN_MJS), "--jsonl"],
-        input=lines,
-        capture_output=True,
-        encoding="utf-8",
-        timeout=60,
-        check=True,
-    )
-    return [json.loads(line)["signed"] for line in done.stdout.splitlines() if line.strip()]
+    """Sign with tests/interop/sign.mjs: the seed's own steps in Node (WHATWG URL, WebCrypto)."""
+    return [str(output["signed"]) for output in run_signer(requests)]
 
 
 def test_a01_reference_signer_url_is_served(site: Site) -> None:

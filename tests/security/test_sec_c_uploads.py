@@ -824,6 +824,7 @@ def test_c42_metadata_and_creator_limits(shared: Server) -> None:
         v2 = srv.images_url.removesuffix("/v1") + "/v2"
         for params in ({"creator": "a\x00"}, {"meta.a[eq]": "\x00"}):
             assert_api_error(c.get(v2, params=params), 400, 5400)
+        assert_api_error(c.get(srv.images_url, params={"creator": "a\x00"}), 400, 5400)
 
 
 @pytest.fixture
@@ -862,6 +863,7 @@ def test_c42_nul_in_text_fields_on_postgresql(tmp_path: Path, pg_url: str) -> No
             assert_api_error(c.patch(f"{srv.images_url}/p", json={"creator": "\x00"}), 400)
             v2 = srv.images_url.removesuffix("/v1") + "/v2"
             assert_api_error(c.get(v2, params={"creator": "\x00"}), 400)
+            assert_api_error(c.get(srv.images_url, params={"creator": "\x00"}), 400)
             assert_api_error(c.post(v2 + "/direct_upload", data={"creator": "x\x00"}), 400)
 
 

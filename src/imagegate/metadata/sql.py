@@ -317,11 +317,7 @@ class SqlMetadataStore:
     ) -> list[Image]:
         query = images.select().where(images.c.account_id == account_id, images.c.draft.is_(False))
         if creator is not None:
-            query = query.where(
-                images.c.creator.is_(None) | (images.c.creator == "")
-                if creator == ""
-                else images.c.creator == creator
-            )
+            query = query.where(_by_creator(creator))
         dialect = self.engine.dialect.name
         for meta_filter in filters:
             query = query.where(meta_condition(images.c.meta, meta_filter, dialect))
@@ -349,11 +345,14 @@ class SqlMetadataStore:
             return _image(conn, account_id, image_id)
 
     @_wrap_errors
-    def list_images(self, account_id: str, offset: int, limit: int) -> list[Image]:
+    def list_images(
+        self, account_id: str, offset: int, limit: int, *, creator: str | None = None
+    ) -> list[Image]:
+        query = images.select().where(images.c.account_id == account_id, images.c.draft.is_(False))
+        if creator is not None:
+            query = query.where(_by_creator(creator))
         query = (
-            images.select()
-            .where(images.c.account_id == account_id, images.c.draft.is_(False))
-            .order_by(images.c.uploaded_ms.desc(), images.c.id_digest.desc())
+            query.order_by(images.c.uploaded_ms.desc(), images.c.id_digest.desc())
             .offset(offset)
             .limit(limit)
         )
@@ -513,6 +512,13 @@ def _variant(conn: Connection, account_id: str, name: str) -> Variant | None:
 
 def _image_key(account_id: str, image_id: str) -> sa.ColumnElement[bool]:
     return (images.c.account_id == account_id) & (images.c.id_digest == image_digest(image_id))
+
+
+def _by_creator(creator: str) -> sa.ColumnElement[bool]:
+    """Images of ``creator``; ``""`` matches images with no creator, as Cloudflare documents."""
+    if creator == "":
+        return images.c.creator.is_(None) | (images.c.creator == "")
+    return images.c.creator == creator
 
 
 def _image(conn: Connection, account_id: str, image_id: str) -> Image | None:

@@ -91,8 +91,9 @@ async def list_images(
     rt: RuntimeDep,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     per_page: Annotated[int, Query(ge=10, le=10000)] = 1000,
+    creator: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> JSONResponse:
-    images = await rt.offload.io(rt.service.list_images, account, page, per_page)
+    images = await rt.offload.io(rt.service.list_images, account, page, per_page, creator)
     variants = await rt.offload.io(rt.service.list_variants, account)
     return ok({"images": [image_json(i, account, variants, rt.public_url) for i in images]})
 
