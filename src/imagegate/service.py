@@ -48,6 +48,9 @@ log = logging.getLogger("imagegate.service")
 
 MAX_VARIANTS = 100
 BATCH_TOKEN_LIFETIME = timedelta(minutes=15)
+MAX_API_TOKENS = 100  # live tokens per account, batch tokens aside
+MAX_BATCH_TOKENS = 100  # live batch tokens per account (each lives 15 minutes)
+DEAD_TOKENS_KEPT = 100  # revoked or expired tokens an account keeps listed; older ones go
 MAX_METADATA_BYTES = 1024
 
 
@@ -121,12 +124,34 @@ class Service:
         return NewAccount(account, token, key.value)
 
     def create_token(
-        self, account_id: str, name: str, scopes: frozenset[Scope]
+        self,
+        account_id: str,
+        name: str,
+        scopes: frozenset[Scope],
+        *,
+        parent: ApiToken | None = None,
     ) -> tuple[str, ApiToken]:
-        """Make an API token; its value is returned here once and stored only as a hash."""
-        value = ids.new_api_token()
-        token = ApiToken(ids.new_token_id(), account_id, name, scopes, self.now())
-        self.meta.add_token(token, hash_token(value))
+        """Make an API token; its value is returned here once and stored only as a hash.
+
+        A token made with another (``parent``: the token a dashboard session was opened
+        with) has no scope its parent lacks, expires no later, and is revoked with it. A
+        batch token makes no tokens."""
+        expires = None
+        if parent is not None:
+            self._check_parent(parent, account_id)
+            if not scopes <= parent.scopes:
+                raise Forbidden("A token cannot make a token with a scope it does not have")
+            expires = parent.expires
+        token = ApiToken(
+            ids.new_token_id(),
+            account_id,
+            name,
+            scopes,
+            self.now(),
+            expires=expires,
+            parent_id=parent.id if parent else None,
+        )
+        value = self._add_token(token, MAX_API_TOKENS, "live API tokens; revoke one first")
         return value, token
 
     def authenticate(self, token_value: str) -> ApiToken:
@@ -136,14 +161,49 @@ class Service:
         return token
 
     def create_batch_token(self, token: ApiToken) -> tuple[str, datetime]:
-        """A short-lived token for the same account and scopes (Cloudflare's batch API)."""
-        value = ids.new_api_token()
-        expires = self.now() + BATCH_TOKEN_LIFETIME
+        """A short-lived token for the same account and scopes (Cloudflare's batch API). It
+        expires no later than ``token``, dies with it, and makes no tokens itself."""
+        self._check_parent(token, token.account_id)
+        now = self.now()
+        expires = now + BATCH_TOKEN_LIFETIME
+        if token.expires is not None:
+            expires = min(expires, token.expires)
         batch = ApiToken(
-            ids.new_token_id(), token.account_id, "batch", token.scopes, self.now(), False, expires
+            ids.new_token_id(),
+            token.account_id,
+            "batch",
+            token.scopes,
+            now,
+            expires=expires,
+            parent_id=token.id,
+            batch=True,
         )
-        self.meta.add_token(batch, hash_token(value))
+        value = self._add_token(
+            batch, MAX_BATCH_TOKENS, "live batch tokens; each lasts 15 minutes, reuse one"
+        )
         return value, expires
+
+    def revoke_token(self, account_id: str, token_id: str) -> bool:
+        """Revoke a token and every token made with it; their dashboard sessions end and the
+        upload URLs they asked for stop working. False if the account has no such token."""
+        return self.meta.revoke_token(account_id, token_id)
+
+    def _check_parent(self, parent: ApiToken, account_id: str) -> None:
+        if parent.batch:
+            raise Forbidden("A batch token cannot make tokens")
+        if parent.account_id != account_id:
+            raise Forbidden()
+
+    def _add_token(self, token: ApiToken, limit: int, what: str) -> str:
+        """Store ``token`` under a fresh value (returned), within ``limit`` live tokens of its
+        kind; tokens past use are cleared first, so an account's rows stay bounded."""
+        value = ids.new_api_token()
+        self.meta.prune_tokens(token.account_id, epoch_ms(token.created), DEAD_TOKENS_KEPT)
+        try:
+            self.meta.add_token(token, hash_token(value), max_live=limit)
+        except LimitReached:
+            raise LimitReached(f"An account has at most {limit} {what}") from None
+        return value
 
     def account_for(self, token: ApiToken, account_id: str, scope: Scope) -> Account:
         """The account a request addresses, if this token may act on it with ``scope``."""

@@ -51,7 +51,15 @@ async def _token(request: Request) -> ApiToken:
 async def _account(request: Request, account_id: str, scope: Scope) -> Account:
     rt = runtime(request)
     token = await _token(request)
-    return await rt.offload.io(rt.service.account_for, token, account_id, scope)
+    account = await rt.offload.io(rt.service.account_for, token, account_id, scope)
+    request.state.api_token = token
+    return account
+
+
+def caller(request: Request) -> ApiToken:
+    """The token that a route's ``ReadAccount`` or ``EditAccount`` authenticated."""
+    token: ApiToken = request.state.api_token
+    return token
 
 
 async def editor_token(request: Request, account_id: str) -> ApiToken:
