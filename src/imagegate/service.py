@@ -214,6 +214,14 @@ class Service:
             raise Forbidden()
         return account
 
+    def account_for_keys(self, token: ApiToken, account_id: str) -> Account:
+        """The account, if this token may see and use its signing-key values: that needs the
+        edit scope and a token that does not expire (see ``ApiToken.reaches_keys``)."""
+        account = self.account_for(token, account_id, Scope.EDIT)
+        if not token.reaches_keys:
+            raise Forbidden("Signing keys need an edit token that does not expire")
+        return account
+
     # --- images ---------------------------------------------------------------------------
 
     def upload(
