@@ -29,6 +29,7 @@ from imagegate.errors import (
 from imagegate.keyseal import PREFIX, KeySeal
 from imagegate.listing import Cursor, InvalidListing, MetaFilter, decode_cursor, encode_cursor
 from imagegate.models import (
+    MAX_SIGNING_KEYS,
     Account,
     ApiToken,
     Format,
@@ -379,10 +380,18 @@ class Service:
         return [self._opened(account.id, k) for k in self.meta.list_keys(account.id)]
 
     def put_key(self, account: Account, name: str) -> list[SigningKey]:
-        """Create the key ``name``, or give it a new value if it exists."""
+        """Create the key ``name``, or give it a new value if it exists. An account holds at
+        most ``MAX_SIGNING_KEYS``; one that holds more (made before the cap) keeps them all
+        and may rotate or delete them, but not add another."""
         if not ids.is_key_name(name):
             raise BadRequest("Key names are 1-20 letters and digits")
-        self._new_key(account.id, name)
+        try:
+            self._new_key(account.id, name, max_keys=MAX_SIGNING_KEYS)
+        except LimitReached:
+            raise LimitReached(
+                f"An account has at most {MAX_SIGNING_KEYS} signing keys: "
+                "delete one before adding another"
+            ) from None
         self.caches.forget_metadata()
         return self.list_keys(account)
 
@@ -411,12 +420,11 @@ class Service:
                     sealed += 1
         return sealed
 
-    def _new_key(self, account_id: str, name: str) -> SigningKey:
+    def _new_key(self, account_id: str, name: str, max_keys: int | None = None) -> SigningKey:
         """A fresh random key, stored sealed; returned readable."""
         key = SigningKey(name, ids.new_signing_key_value(), self.now())
-        self.meta.put_key(
-            account_id, replace(key, value=self.keyseal.seal(key.value, account_id, name))
-        )
+        sealed = replace(key, value=self.keyseal.seal(key.value, account_id, name))
+        self.meta.put_key(account_id, sealed, max_keys=max_keys)
         return key
 
     def _opened(self, account_id: str, key: SigningKey) -> SigningKey:
@@ -523,4 +531,4 @@ def check_creator(creator: str | None) -> None:
         raise BadRequest("creator must not contain NUL characters")
 
 
-__all__ = ["Limits", "NewAccount", "Service", "hash_token"]
+__all__ = ["MAX_SIGNING_KEYS", "Limits", "NewAccount", "Service", "hash_token"]
