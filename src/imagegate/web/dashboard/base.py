@@ -121,7 +121,9 @@ class Dash:
     def __init__(
         self, settings: Settings, service: Service, deliverer: Deliverer, offload: Offload
     ) -> None:
+        from imagegate.web.clients import parse_proxies
         from imagegate.web.dashboard.sessions import Sessions
+        from imagegate.web.dashboard.signin_guard import SignInGuard
 
         self.settings = settings
         self.service = service
@@ -130,6 +132,8 @@ class Dash:
         self.public_url = settings.resolved_public_url()
         self.secure = secure_cookies(self.public_url)
         self.sessions = Sessions(service)
+        self.guard = SignInGuard()
+        self.proxies = parse_proxies(p for p in settings.trusted_proxies.split(",") if p.strip())
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(default=True),
