@@ -147,6 +147,7 @@ def test_tokens_made_in_a_session_expire_with_its_token(
     assert can_list(srv, kid) == 200
     clock.advance(601)
     assert can_list(srv, kid) == 401
+    assert browser.http.get("/dashboard/images").status_code == 303  # the session ended too
     made = next(t for t in srv.core.service.meta.list_tokens(srv.account_id) if t.name == "backend")  # type: ignore[union-attr]
     assert made.parent_id == parent.id and made.expires == parent.expires
     browser.close()
