@@ -133,7 +133,16 @@ def serve_in_thread(settings: Settings, core: Core | None = None) -> Iterator[Se
     settings = settings.model_copy(update={"port": port, "host": "127.0.0.1"})
     core = core or build_core(settings)
     app = Recording(create_app(settings, core))
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # proxy_headers=False: the app sees the peer address, as under granian (which reads no
+    # X-Forwarded-* header); imagegate itself decides which proxies to believe.
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        proxy_headers=False,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -306,9 +306,9 @@ def tokens_list(
 
 @tokens_app.command("revoke")
 def tokens_revoke(token_id: str, data_dir: DataDir = None, account: AccountOpt = None) -> None:
-    """Revoke a token by id."""
+    """Revoke a token by id, and every token made with it (their sessions end)."""
     service = _service(_settings(data_dir))
-    if not service.meta.revoke_token(_account(service, account).id, token_id):
+    if not service.revoke_token(_account(service, account).id, token_id):
         _fail("no such token")
     console.print(f"revoked {token_id}")
 

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from imagegate.errors import ImagegateError
+from imagegate.models import MAX_SIGNING_KEYS, Account
+from imagegate.ports import MetadataStore
 from imagegate.settings import Settings
 
 #: libvips loaders and savers imagegate needs, by the format they serve.
@@ -83,6 +85,7 @@ def _store(settings: Settings) -> Iterator[Finding]:
         "accounts",
         f"{len(accounts)} account(s)" if accounts else "none yet: run `imagegate init`",
     )
+    yield from _key_counts(core.service.meta, accounts)
     free = shutil.disk_usage(settings.data_dir).free
     yield Finding(
         "ok" if free >= MIN_FREE_BYTES else "warn",
@@ -90,6 +93,19 @@ def _store(settings: Settings) -> Iterator[Finding]:
         f"{free / 1024**3:.1f} GiB free under {settings.data_dir}",
     )
     core.service.meta.close()
+
+
+def _key_counts(meta: MetadataStore, accounts: list[Account]) -> Iterator[Finding]:
+    """Accounts holding more keys than the cap (made before it): only the newest verify."""
+    for account in accounts:
+        held = len(meta.list_keys(account.id))
+        if held > MAX_SIGNING_KEYS:
+            yield Finding(
+                "warn",
+                "signing keys",
+                f"account {account.id} holds {held} keys; only its {MAX_SIGNING_KEYS} newest "
+                "verify signatures: delete the ones no longer used",
+            )
 
 
 def _configuration(settings: Settings) -> Iterator[Finding]:

@@ -168,6 +168,12 @@ class Account:
     image_quota: int = 100000
 
 
+#: Signing keys an account may hold. A URL names no key, so a signature is checked against each
+#: key in turn: this bounds the work of refusing a bad one. Delivery tries at most this many
+#: keys of an account (its newest), whatever an older store holds.
+MAX_SIGNING_KEYS = 10
+
+
 @dataclass(frozen=True, slots=True)
 class SigningKey:
     name: str
@@ -185,6 +191,14 @@ class ApiToken:
     created: datetime
     revoked: bool = False
     expires: datetime | None = None  # batch tokens are short-lived
+    parent_id: str | None = None  # the token this one was made with; it dies with it
+    batch: bool = False  # made by ``GET /batch_token``: makes no tokens itself
+
+    @property
+    def reaches_keys(self) -> bool:
+        """Whether this token may see or use signing-key values: it needs the edit scope and
+        no expiry, since a key (and every URL signed with it) outlives the token that read it."""
+        return Scope.EDIT in self.scopes and self.expires is None
 
 
 @dataclass(frozen=True, slots=True)

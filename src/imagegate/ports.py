@@ -107,7 +107,15 @@ class MetadataStore(Protocol):
     def update_account(self, account_id: str, **changes: Any) -> Account | None:
         """Apply ``flexible_variants``, ``browser_ttl`` or ``image_quota``; None if no account."""
 
-    def add_token(self, token: ApiToken, token_hash: str) -> None: ...
+    def add_token(self, token: ApiToken, token_hash: str, *, max_live: int | None = None) -> None:
+        """Store a token. With ``max_live``, raises ``LimitReached`` (storing nothing) if the
+        account would then hold more live tokens of its kind (batch or not) at
+        ``token.created``. A token with a ``parent_id`` is stored only if that parent is
+        alive (unrevoked, unexpired): otherwise ``Unauthenticated``, atomically with respect
+        to :meth:`revoke_token`, so no token outlives a revocation racing with its making."""
+
+    def get_token(self, account_id: str, token_id: str) -> ApiToken | None:
+        """The token with this id, revoked or not; None if the account has none."""
 
     def find_token(self, token_hash: str) -> ApiToken | None:
         """The unrevoked token with this hash, or None."""
@@ -115,14 +123,23 @@ class MetadataStore(Protocol):
     def list_tokens(self, account_id: str) -> list[ApiToken]: ...
 
     def revoke_token(self, account_id: str, token_id: str) -> bool:
-        """True if a token of this account was revoked; revoking twice is not an error."""
+        """True if a token of this account was revoked; revoking twice is not an error. In
+        the same transaction, every token made with it (and with those, however deep) is
+        revoked, their dashboard sessions end, and the drafts whose upload URLs they asked
+        for are deleted."""
+
+    def prune_tokens(self, account_id: str, now_ms: int, keep_dead: int) -> int:
+        """Delete the account's batch tokens that are revoked or expired at ``now_ms``, and
+        its other revoked or expired tokens beyond the ``keep_dead`` newest; how many went."""
 
     # signing keys
     def list_keys(self, account_id: str) -> list[SigningKey]:
-        """Keys ordered by creation time, oldest first."""
+        """Keys ordered by creation time, oldest first (all of them, however many)."""
 
-    def put_key(self, account_id: str, key: SigningKey) -> None:
-        """Create the key, or replace the value (and creation time) of one with this name."""
+    def put_key(self, account_id: str, key: SigningKey, *, max_keys: int | None = None) -> None:
+        """Create the key, or replace the value (and creation time) of one with this name.
+        With ``max_keys``, creating a key that would make the account hold more raises
+        ``LimitReached`` and stores nothing; replacing a value is always allowed."""
 
     def replace_key_value(self, account_id: str, name: str, value: str) -> None:
         """Rewrite how a key's value is stored (sealing it), keeping its date and count."""
@@ -149,9 +166,16 @@ class MetadataStore(Protocol):
     def delete_variant(self, account_id: str, name: str) -> bool: ...
 
     # images
-    def insert_image(self, image: Image, upload_token_hash: str | None = None) -> None:
+    def insert_image(
+        self,
+        image: Image,
+        upload_token_hash: str | None = None,
+        draft_token_id: str | None = None,
+    ) -> None:
         """Raises ``Conflict`` if the account already has an image with this id. A draft
-        (direct creator upload) carries the hash of its one-time upload token."""
+        (direct creator upload) carries the hash of its one-time upload token, and the id of
+        the API token that asked for it: that token must be alive (else ``Unauthenticated``,
+        nothing stored), and revoking it deletes the draft."""
 
     def find_draft(self, upload_token_hash: str) -> Image | None:
         """The draft waiting for this upload token (expired or not), or None."""
@@ -195,11 +219,14 @@ class MetadataStore(Protocol):
         self, account_hash: str, image_id: str, variant_name: str | None
     ) -> DeliveryContext | None:
         """None if no account has this hash. Otherwise the image (None if missing); when the
-        image exists, also the variant (None if missing) and the account's keys."""
+        image exists, also the variant (None if missing) and the account's keys: its
+        ``MAX_SIGNING_KEYS`` newest at most, oldest first."""
 
     # dashboard sessions and the admin password
-    def create_session(self, session: StoredSession) -> None:
-        """Store a new session. Raises ``Conflict`` if its id hash is taken."""
+    def create_session(self, session: StoredSession, *, keep: int | None = None) -> None:
+        """Store a new session. Raises ``Conflict`` if its id hash is taken. With ``keep``,
+        end the oldest sessions of the same token (or, for admin sessions, of the admin)
+        beyond the ``keep`` newest, this one included."""
 
     def find_session(self, id_hash: str, now_ms: int) -> StoredSession | None:
         """The session with this id hash, or None if there is none, it expired before
@@ -262,7 +289,8 @@ class StoredSession:
     """A dashboard sign-in as stored: the hash of its random id (the raw id lives only in the
     browser's cookie), whose it is, and until when. ``account_id`` is the account managed
     (None for an admin session on a store with no account yet); ``token_id`` names the API
-    token a token session was opened with."""
+    token a token session was opened with. ``key_access``: the session may see signing-key
+    values and sign URLs (an admin, or a token with the edit scope and no expiry)."""
 
     id_hash: str
     account_id: str | None
@@ -272,3 +300,4 @@ class StoredSession:
     csrf_token: str
     created_ms: int
     expires_ms: int
+    key_access: bool = False  # may see and use signing-key values

@@ -29,6 +29,7 @@ from imagegate.errors import (
 from imagegate.keyseal import PREFIX, KeySeal
 from imagegate.listing import Cursor, InvalidListing, MetaFilter, decode_cursor, encode_cursor
 from imagegate.models import (
+    MAX_SIGNING_KEYS,
     Account,
     ApiToken,
     Format,
@@ -48,6 +49,9 @@ log = logging.getLogger("imagegate.service")
 
 MAX_VARIANTS = 100
 BATCH_TOKEN_LIFETIME = timedelta(minutes=15)
+MAX_API_TOKENS = 100  # live tokens per account, batch tokens aside
+MAX_BATCH_TOKENS = 100  # live batch tokens per account (each lives 15 minutes)
+DEAD_TOKENS_KEPT = 100  # revoked or expired tokens an account keeps listed; older ones go
 MAX_METADATA_BYTES = 1024
 
 
@@ -121,12 +125,34 @@ class Service:
         return NewAccount(account, token, key.value)
 
     def create_token(
-        self, account_id: str, name: str, scopes: frozenset[Scope]
+        self,
+        account_id: str,
+        name: str,
+        scopes: frozenset[Scope],
+        *,
+        parent: ApiToken | None = None,
     ) -> tuple[str, ApiToken]:
-        """Make an API token; its value is returned here once and stored only as a hash."""
-        value = ids.new_api_token()
-        token = ApiToken(ids.new_token_id(), account_id, name, scopes, self.now())
-        self.meta.add_token(token, hash_token(value))
+        """Make an API token; its value is returned here once and stored only as a hash.
+
+        A token made with another (``parent``: the token a dashboard session was opened
+        with) has no scope its parent lacks, expires no later, and is revoked with it. A
+        batch token makes no tokens."""
+        expires = None
+        if parent is not None:
+            self._check_parent(parent, account_id)
+            if not scopes <= parent.scopes:
+                raise Forbidden("A token cannot make a token with a scope it does not have")
+            expires = parent.expires
+        token = ApiToken(
+            ids.new_token_id(),
+            account_id,
+            name,
+            scopes,
+            self.now(),
+            expires=expires,
+            parent_id=parent.id if parent else None,
+        )
+        value = self._add_token(token, MAX_API_TOKENS, "live API tokens; revoke one first")
         return value, token
 
     def authenticate(self, token_value: str) -> ApiToken:
@@ -136,14 +162,49 @@ class Service:
         return token
 
     def create_batch_token(self, token: ApiToken) -> tuple[str, datetime]:
-        """A short-lived token for the same account and scopes (Cloudflare's batch API)."""
-        value = ids.new_api_token()
-        expires = self.now() + BATCH_TOKEN_LIFETIME
+        """A short-lived token for the same account and scopes (Cloudflare's batch API). It
+        expires no later than ``token``, dies with it, and makes no tokens itself."""
+        self._check_parent(token, token.account_id)
+        now = self.now()
+        expires = now + BATCH_TOKEN_LIFETIME
+        if token.expires is not None:
+            expires = min(expires, token.expires)
         batch = ApiToken(
-            ids.new_token_id(), token.account_id, "batch", token.scopes, self.now(), False, expires
+            ids.new_token_id(),
+            token.account_id,
+            "batch",
+            token.scopes,
+            now,
+            expires=expires,
+            parent_id=token.id,
+            batch=True,
         )
-        self.meta.add_token(batch, hash_token(value))
+        value = self._add_token(
+            batch, MAX_BATCH_TOKENS, "live batch tokens; each lasts 15 minutes, reuse one"
+        )
         return value, expires
+
+    def revoke_token(self, account_id: str, token_id: str) -> bool:
+        """Revoke a token and every token made with it; their dashboard sessions end and the
+        upload URLs they asked for stop working. False if the account has no such token."""
+        return self.meta.revoke_token(account_id, token_id)
+
+    def _check_parent(self, parent: ApiToken, account_id: str) -> None:
+        if parent.batch:
+            raise Forbidden("A batch token cannot make tokens")
+        if parent.account_id != account_id:
+            raise Forbidden()
+
+    def _add_token(self, token: ApiToken, limit: int, what: str) -> str:
+        """Store ``token`` under a fresh value (returned), within ``limit`` live tokens of its
+        kind; tokens past use are cleared first, so an account's rows stay bounded."""
+        value = ids.new_api_token()
+        self.meta.prune_tokens(token.account_id, epoch_ms(token.created), DEAD_TOKENS_KEPT)
+        try:
+            self.meta.add_token(token, hash_token(value), max_live=limit)
+        except LimitReached:
+            raise LimitReached(f"An account has at most {limit} {what}") from None
+        return value
 
     def account_for(self, token: ApiToken, account_id: str, scope: Scope) -> Account:
         """The account a request addresses, if this token may act on it with ``scope``."""
@@ -152,6 +213,14 @@ class Service:
         account = self.meta.get_account(account_id)
         if account is None:
             raise Forbidden()
+        return account
+
+    def account_for_keys(self, token: ApiToken, account_id: str) -> Account:
+        """The account, if this token may see and use its signing-key values: that needs the
+        edit scope and a token that does not expire (see ``ApiToken.reaches_keys``)."""
+        account = self.account_for(token, account_id, Scope.EDIT)
+        if not token.reaches_keys:
+            raise Forbidden("Signing keys need an edit token that does not expire")
         return account
 
     # --- images ---------------------------------------------------------------------------
@@ -315,10 +384,18 @@ class Service:
         return [self._opened(account.id, k) for k in self.meta.list_keys(account.id)]
 
     def put_key(self, account: Account, name: str) -> list[SigningKey]:
-        """Create the key ``name``, or give it a new value if it exists."""
+        """Create the key ``name``, or give it a new value if it exists. An account holds at
+        most ``MAX_SIGNING_KEYS``; one that holds more (made before the cap) keeps them all
+        and may rotate or delete them, but not add another."""
         if not ids.is_key_name(name):
             raise BadRequest("Key names are 1-20 letters and digits")
-        self._new_key(account.id, name)
+        try:
+            self._new_key(account.id, name, max_keys=MAX_SIGNING_KEYS)
+        except LimitReached:
+            raise LimitReached(
+                f"An account has at most {MAX_SIGNING_KEYS} signing keys: "
+                "delete one before adding another"
+            ) from None
         self.caches.forget_metadata()
         return self.list_keys(account)
 
@@ -347,12 +424,11 @@ class Service:
                     sealed += 1
         return sealed
 
-    def _new_key(self, account_id: str, name: str) -> SigningKey:
+    def _new_key(self, account_id: str, name: str, max_keys: int | None = None) -> SigningKey:
         """A fresh random key, stored sealed; returned readable."""
         key = SigningKey(name, ids.new_signing_key_value(), self.now())
-        self.meta.put_key(
-            account_id, replace(key, value=self.keyseal.seal(key.value, account_id, name))
-        )
+        sealed = replace(key, value=self.keyseal.seal(key.value, account_id, name))
+        self.meta.put_key(account_id, sealed, max_keys=max_keys)
         return key
 
     def _opened(self, account_id: str, key: SigningKey) -> SigningKey:
@@ -459,4 +535,4 @@ def check_creator(creator: str | None) -> None:
         raise BadRequest("creator must not contain NUL characters")
 
 
-__all__ = ["Limits", "NewAccount", "Service", "hash_token"]
+__all__ = ["MAX_SIGNING_KEYS", "Limits", "NewAccount", "Service", "hash_token"]

@@ -5,6 +5,7 @@ Every setting is documented in ``docs/settings.md``; a test checks that the two 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
@@ -85,6 +86,13 @@ class Settings(BaseSettings):
         1200, ge=0, description="Largest output side encoded as AVIF; larger falls back to WebP."
     )
 
+    # Dashboard sign-in
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or networks of reverse proxies whose "
+        "X-Forwarded-For names the client (for sign-in throttling).",
+    )
+
     # Accounts
     default_image_quota: int = Field(100000, ge=0, description="Images allowed per account.")
 
@@ -115,6 +123,16 @@ class Settings(BaseSettings):
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
         return f"http://{host}:{self.port}"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_are_networks(cls, value: str) -> str:
+        for entry in (e.strip() for e in value.split(",")):
+            try:
+                ipaddress.ip_network(entry, strict=False) if entry else None
+            except ValueError:
+                raise ValueError(f"trusted_proxies: not an address or network: {entry!r}") from None
+        return value
 
     @field_validator("public_url")
     @classmethod

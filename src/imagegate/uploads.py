@@ -6,6 +6,10 @@ counts against the quota, but it is not listed or served. The upload URL carries
 secret (never the image id, which may be a guessable custom id); only its hash is stored. The
 first valid POST before the window closes completes the draft, atomically; every other POST
 is refused with one answer.
+
+An upload URL is a credential made with an API token, so it lives no longer than that token:
+its window closes by the token's expiry, and revoking the token deletes the draft (the URL
+then answers like a used one).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 
 from imagegate import ids
 from imagegate.errors import BadRequest, Conflict, PayloadTooLarge, UploadUrlGone
-from imagegate.models import Account, Image, epoch_ms
+from imagegate.models import Account, ApiToken, Image, epoch_ms
 from imagegate.service import Service
 
 DEFAULT_WINDOW = timedelta(minutes=30)
@@ -43,13 +47,17 @@ class DirectUploads:
         require_signed_urls: bool = False,
         creator: str | None = None,
         expiry: datetime | None = None,
+        issuer: ApiToken | None = None,
     ) -> tuple[Image, str]:
-        """Make the draft; return it and the secret its upload URL carries."""
+        """Make the draft; return it and the secret its upload URL carries. ``issuer`` is the
+        API token asking: the URL closes when it expires, and goes when it is revoked."""
         svc = self.service
         now = svc.now()
         expires = expiry or now + DEFAULT_WINDOW
         if not now + MIN_WINDOW - timedelta(seconds=5) <= expires <= now + MAX_WINDOW:
             raise BadRequest("expiry must be between 2 minutes and 6 hours from now")
+        if issuer is not None and issuer.expires is not None:
+            expires = min(expires, issuer.expires)
         checked = svc.check_new_image(account, custom_id, meta, creator)
         svc.check_quota(account)
         draft = Image(
@@ -65,7 +73,11 @@ class DirectUploads:
         )
         secret = secrets.token_urlsafe(32)
         try:
-            svc.meta.insert_image(draft, upload_token_hash=_hash(secret))
+            svc.meta.insert_image(
+                draft,
+                upload_token_hash=_hash(secret),
+                draft_token_id=issuer.id if issuer is not None else None,
+            )
         except Conflict:
             raise Conflict("An image with this id already exists") from None
         return draft, secret

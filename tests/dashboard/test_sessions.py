@@ -101,11 +101,14 @@ def test_sessions_in_the_store(store: SqlMetadataStore) -> None:
     store.touch_session(session.id_hash, 20_000)
     assert store.find_session(session.id_hash, 15_000) == replace(session, expires_ms=20_000)
 
+    other = _session(account.id, token.id, id_hash=session_hash("other"))
+    store.create_session(other)
+    assert store.delete_session(other.id_hash)  # sign-out
+    assert not store.delete_session(other.id_hash)  # twice is not an error
+
     store.revoke_token(account.id, token.id)
     assert store.find_session(session.id_hash, 15_000) is None  # its token was revoked
-
-    assert store.delete_session(session.id_hash)
-    assert not store.delete_session(session.id_hash)
+    assert not store.delete_session(session.id_hash)  # and the revocation ended it
 
 
 def test_admin_sessions_switch_accounts_and_expired_ones_are_swept(

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
@@ -80,3 +82,46 @@ def test_migrate_is_at_head_and_idempotent(store: SqlMetadataStore) -> None:
     store.migrate()
     assert _current(store) == _head()
     assert store.list_accounts() == [account]
+
+
+def test_0004_marks_old_batch_tokens_and_keeps_sessions_rights(tmp_path: Path) -> None:
+    """Rows written before token lineage: tokens that GET /batch_token made are marked as
+    batch tokens, and open sessions keep what they could do (read-only ones see no keys)."""
+    store = SqlMetadataStore(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0003")
+        conn.execute(
+            sa.text(
+                "INSERT INTO accounts (id, hash, name, created_ms, flexible_variants,"
+                " browser_ttl, image_quota) VALUES ('acct', 'hash', 'a', 0, 0, 60, 10)"
+            )
+        )
+        for token_id, name, expires in (("b", "batch", 900), ("n", "batch", None), ("t", "x", 5)):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO api_tokens (id, account_id, name, token_hash, scopes,"
+                    " created_ms, revoked, expires_ms) VALUES (:id, 'acct', :name, :hash,"
+                    " 'edit,read', 0, 0, :expires)"
+                ),
+                {"id": token_id, "name": name, "hash": f"h{token_id}", "expires": expires},
+            )
+        for id_hash, read_only in (("ro", 1), ("rw", 0)):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO sessions (id_hash, account_id, token_id, admin, read_only,"
+                    " csrf_token, created_ms, expires_ms) VALUES (:id, 'acct', 'n', 0, :ro,"
+                    " 'c', 0, 10)"
+                ),
+                {"id": id_hash, "ro": read_only},
+            )
+    store.migrate()
+    assert {t.id: t.batch for t in store.list_tokens("acct")} == {"b": True, "n": False, "t": False}
+    kept = {h: store.find_session(h, 0) for h in ("ro", "rw")}
+    assert {h: s.key_access for h, s in kept.items() if s is not None} == {
+        "ro": False,
+        "rw": True,
+    }
+    store.close()

@@ -62,6 +62,8 @@ def token_row(t: ApiToken, token_hash: str) -> dict[str, Any]:
         "created_ms": to_ms(t.created),
         "revoked": t.revoked,
         "expires_ms": to_ms(t.expires) if t.expires else None,
+        "parent_id": t.parent_id,
+        "batch": t.batch,
     }
 
 
@@ -74,6 +76,8 @@ def token(r: Row[Any]) -> ApiToken:
         created=from_ms(r.created_ms),
         revoked=bool(r.revoked),
         expires=from_ms(r.expires_ms) if r.expires_ms is not None else None,
+        parent_id=r.parent_id,
+        batch=bool(r.batch),
     )
 
 
@@ -142,6 +146,20 @@ def image(r: Row[Any]) -> Image:
     )
 
 
+def session_row(s: StoredSession) -> dict[str, Any]:
+    return {
+        "id_hash": s.id_hash,
+        "account_id": s.account_id,
+        "token_id": s.token_id,
+        "admin": s.admin,
+        "read_only": s.read_only,
+        "key_access": s.key_access,
+        "csrf_token": s.csrf_token,
+        "created_ms": s.created_ms,
+        "expires_ms": s.expires_ms,
+    }
+
+
 def stored_session(r: Row[Any]) -> StoredSession:
     return StoredSession(
         id_hash=r.id_hash,
@@ -152,4 +170,5 @@ def stored_session(r: Row[Any]) -> StoredSession:
         csrf_token=r.csrf_token,
         created_ms=r.created_ms,
         expires_ms=r.expires_ms,
+        key_access=bool(r.key_access),
     )

@@ -42,6 +42,10 @@ api_tokens = sa.Table(
     sa.Column("created_ms", sa.BigInteger, nullable=False),
     sa.Column("revoked", sa.Boolean, nullable=False),
     sa.Column("expires_ms", sa.BigInteger, nullable=True),  # batch tokens expire
+    # The token this one was made with (a batch token, or one made in a dashboard session
+    # opened with a token): revoking a token revokes every token below it, at once.
+    sa.Column("parent_id", sa.String(32), nullable=True, index=True),
+    sa.Column("batch", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 signing_keys = sa.Table(
@@ -100,13 +104,15 @@ images = sa.Table(
     # Direct creator uploads: a draft waits for one POST carrying this token's secret.
     sa.Column("upload_token_hash", sa.String(64), nullable=True),
     sa.Column("upload_expires_ms", sa.BigInteger, nullable=True),
+    # The API token that asked for the upload URL: revoking it withdraws the URL.
+    sa.Column("draft_token_id", sa.String(32), nullable=True, index=True),
     sa.Index("ix_images_account_uploaded", "account_id", "uploaded_ms", "id_digest"),
     sa.Index("ix_images_upload_token_hash", "upload_token_hash", unique=True),
 )
 
 # Dashboard sign-ins. The cookie carries a random id; only its SHA-256 is stored, so a copy
 # of the database cannot be used to sign in. A token session names its API token, and ends
-# when that token is revoked or expires.
+# when that token (or one it was made with) is revoked, or expires.
 sessions = sa.Table(
     "sessions",
     metadata,
@@ -120,10 +126,14 @@ sessions = sa.Table(
     sa.Column("token_id", sa.String(32), nullable=True),
     sa.Column("admin", sa.Boolean, nullable=False),
     sa.Column("read_only", sa.Boolean, nullable=False),
+    # Whether the session may see and use signing-key values (admin, or an edit token that
+    # does not expire).
+    sa.Column("key_access", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("csrf_token", sa.String(64), nullable=False),
     sa.Column("created_ms", sa.BigInteger, nullable=False),
     sa.Column("expires_ms", sa.BigInteger, nullable=False),
     sa.Index("ix_sessions_expires_ms", "expires_ms"),
+    sa.Index("ix_sessions_token_id", "token_id"),
 )
 
 # The dashboard's admin password (one row, id 1), as an scrypt hash with its parameters.

@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
-from imagegate.errors import Conflict, StorageError, StorageFull
+from imagegate.errors import Conflict, LimitReached, StorageError, StorageFull, Unauthenticated
 from imagegate.ids import image_digest
 from imagegate.listing import Cursor, MetaFilter
 from imagegate.metadata import codec
@@ -31,7 +31,15 @@ from imagegate.metadata.schema import (
     signing_keys,
     variants,
 )
-from imagegate.models import Account, ApiToken, Image, SigningKey, Variant, VariantOptions
+from imagegate.models import (
+    MAX_SIGNING_KEYS,
+    Account,
+    ApiToken,
+    Image,
+    SigningKey,
+    Variant,
+    VariantOptions,
+)
 from imagegate.ports import DeliveryContext, StoredSession
 
 P = ParamSpec("P")
@@ -150,9 +158,33 @@ class SqlMetadataStore:
         return codec.account(row) if row else None
 
     @_wrap_errors
-    def add_token(self, token: ApiToken, token_hash: str) -> None:
+    def add_token(self, token: ApiToken, token_hash: str, *, max_live: int | None = None) -> None:
+        now_ms = codec.to_ms(token.created)
         with self._tx() as conn:
+            # Insert first: on SQLite that takes the write lock, so what is read next is
+            # current; on PostgreSQL the row locks below order this against a revocation.
             conn.execute(api_tokens.insert().values(**codec.token_row(token, token_hash)))
+            if max_live is not None:
+                _lock_account(conn, token.account_id)
+                same_kind = (api_tokens.c.account_id == token.account_id) & (
+                    api_tokens.c.batch.is_(token.batch)
+                )
+                live = sa.select(sa.func.count()).where(same_kind & _alive(now_ms))
+                if conn.execute(live).scalar_one() > max_live:
+                    raise LimitReached()
+            if token.parent_id is not None and not _token_alive(
+                conn, token.account_id, token.parent_id, now_ms
+            ):
+                raise Unauthenticated("Invalid API token")
+
+    @_wrap_errors
+    def get_token(self, account_id: str, token_id: str) -> ApiToken | None:
+        query = api_tokens.select().where(
+            api_tokens.c.account_id == account_id, api_tokens.c.id == token_id
+        )
+        with self._tx() as conn:
+            row = conn.execute(query).first()
+        return codec.token(row) if row else None
 
     @_wrap_errors
     def find_token(self, token_hash: str) -> ApiToken | None:
@@ -175,13 +207,46 @@ class SqlMetadataStore:
 
     @_wrap_errors
     def revoke_token(self, account_id: str, token_id: str) -> bool:
-        query = (
-            api_tokens.update()
-            .where(api_tokens.c.account_id == account_id, api_tokens.c.id == token_id)
-            .values(revoked=True)
-        )
+        mine = api_tokens.c.account_id == account_id
         with self._tx() as conn:
-            return conn.execute(query).rowcount > 0
+            revoke = api_tokens.update().values(revoked=True)
+            if conn.execute(revoke.where(mine, api_tokens.c.id == token_id)).rowcount == 0:
+                return False
+            dead, frontier = {token_id}, [token_id]
+            while frontier:  # every token made with a dead one, however deep
+                below = sa.select(api_tokens.c.id).where(mine, api_tokens.c.parent_id.in_(frontier))
+                frontier = [t for t in conn.execute(below).scalars() if t not in dead]
+                if frontier:
+                    conn.execute(revoke.where(mine, api_tokens.c.id.in_(frontier)))
+                    dead.update(frontier)
+            conn.execute(sessions.delete().where(sessions.c.token_id.in_(dead)))
+            conn.execute(
+                images.delete().where(
+                    images.c.account_id == account_id,
+                    images.c.draft.is_(True),
+                    images.c.draft_token_id.in_(dead),
+                )
+            )
+            return True
+
+    @_wrap_errors
+    def prune_tokens(self, account_id: str, now_ms: int, keep_dead: int) -> int:
+        mine = api_tokens.c.account_id == account_id
+        dead = api_tokens.c.revoked.is_(True) | (api_tokens.c.expires_ms < now_ms)
+        with self._tx() as conn:
+            gone = conn.execute(
+                api_tokens.delete().where(mine, api_tokens.c.batch.is_(True), dead)
+            ).rowcount
+            beyond = (
+                sa.select(api_tokens.c.id)
+                .where(mine, api_tokens.c.batch.is_(False), dead)
+                .order_by(api_tokens.c.created_ms.desc(), api_tokens.c.id.desc())
+                .offset(keep_dead)
+            )
+            old = list(conn.execute(beyond).scalars())
+            if old:
+                gone += conn.execute(api_tokens.delete().where(api_tokens.c.id.in_(old))).rowcount
+            return int(gone)
 
     # --- signing keys ---------------------------------------------------------------------
 
@@ -191,14 +256,20 @@ class SqlMetadataStore:
             return _keys(conn, account_id)
 
     @_wrap_errors
-    def put_key(self, account_id: str, key: SigningKey) -> None:
+    def put_key(self, account_id: str, key: SigningKey, *, max_keys: int | None = None) -> None:
         where = (signing_keys.c.account_id == account_id) & (signing_keys.c.name == key.name)
         values = {"value": key.value, "created_ms": codec.to_ms(key.created), "verifications": 0}
         with self._tx() as conn:
-            if conn.execute(signing_keys.update().where(where).values(values)).rowcount == 0:
-                conn.execute(
-                    signing_keys.insert().values(account_id=account_id, name=key.name, **values)
-                )
+            if conn.execute(signing_keys.update().where(where).values(values)).rowcount > 0:
+                return
+            conn.execute(
+                signing_keys.insert().values(account_id=account_id, name=key.name, **values)
+            )
+            if max_keys is not None:
+                _lock_account(conn, account_id)
+                held = sa.select(sa.func.count()).where(signing_keys.c.account_id == account_id)
+                if conn.execute(held).scalar_one() > max_keys:
+                    raise LimitReached()
 
     @_wrap_errors
     def replace_key_value(self, account_id: str, name: str, value: str) -> None:
@@ -266,10 +337,23 @@ class SqlMetadataStore:
     # --- images ---------------------------------------------------------------------------
 
     @_wrap_errors
-    def insert_image(self, image: Image, upload_token_hash: str | None = None) -> None:
+    def insert_image(
+        self,
+        image: Image,
+        upload_token_hash: str | None = None,
+        draft_token_id: str | None = None,
+    ) -> None:
         row = codec.image_row(image)
         with self._tx() as conn:
-            conn.execute(images.insert().values(**row, upload_token_hash=upload_token_hash))
+            conn.execute(
+                images.insert().values(
+                    **row, upload_token_hash=upload_token_hash, draft_token_id=draft_token_id
+                )
+            )
+            if draft_token_id is not None and not _token_alive(
+                conn, image.account_id, draft_token_id, codec.to_ms(image.uploaded)
+            ):
+                raise Unauthenticated("Invalid API token")
 
     @_wrap_errors
     def find_draft(self, upload_token_hash: str) -> Image | None:
@@ -399,24 +483,31 @@ class SqlMetadataStore:
             if image is None:
                 return DeliveryContext(account, None, None, ())
             variant = _variant(conn, account.id, variant_name) if variant_name else None
-            return DeliveryContext(account, image, variant, _keys(conn, account.id))
+            keys = _keys(conn, account.id, newest=MAX_SIGNING_KEYS)
+            return DeliveryContext(account, image, variant, keys)
 
     # --- dashboard sessions and the admin password -----------------------------------------
 
     @_wrap_errors
-    def create_session(self, session: StoredSession) -> None:
-        row = {
-            "id_hash": session.id_hash,
-            "account_id": session.account_id,
-            "token_id": session.token_id,
-            "admin": session.admin,
-            "read_only": session.read_only,
-            "csrf_token": session.csrf_token,
-            "created_ms": session.created_ms,
-            "expires_ms": session.expires_ms,
-        }
+    def create_session(self, session: StoredSession, *, keep: int | None = None) -> None:
         with self._tx() as conn:
-            conn.execute(sessions.insert().values(**row))
+            conn.execute(sessions.insert().values(**codec.session_row(session)))
+            if keep is None:
+                return
+            same = (
+                sessions.c.token_id == session.token_id
+                if session.token_id is not None
+                else sessions.c.token_id.is_(None) & sessions.c.admin.is_(True)
+            )
+            older = (
+                sa.select(sessions.c.id_hash)
+                .where(same)
+                .order_by(sessions.c.created_ms.desc(), sessions.c.id_hash.desc())
+                .offset(keep)
+            )
+            ended = list(conn.execute(older).scalars())
+            if ended:
+                conn.execute(sessions.delete().where(sessions.c.id_hash.in_(ended)))
 
     @_wrap_errors
     def find_session(self, id_hash: str, now_ms: int) -> StoredSession | None:
@@ -495,13 +586,40 @@ class SqlMetadataStore:
             return int(conn.execute(query).scalar_one())
 
 
-def _keys(conn: Connection, account_id: str) -> list[SigningKey]:
-    query = (
-        signing_keys.select()
-        .where(signing_keys.c.account_id == account_id)
-        .order_by(signing_keys.c.created_ms, signing_keys.c.name)
+def _keys(conn: Connection, account_id: str, newest: int | None = None) -> list[SigningKey]:
+    """The account's keys, oldest first; with ``newest``, only that many of the newest."""
+    query = signing_keys.select().where(signing_keys.c.account_id == account_id)
+    if newest is None:
+        query = query.order_by(signing_keys.c.created_ms, signing_keys.c.name)
+        return [codec.signing_key(r) for r in conn.execute(query).all()]
+    query = query.order_by(signing_keys.c.created_ms.desc(), signing_keys.c.name.desc())
+    return [codec.signing_key(r) for r in reversed(conn.execute(query.limit(newest)).all())]
+
+
+def _alive(now_ms: int) -> sa.ColumnElement[bool]:
+    """A token that is neither revoked nor expired at ``now_ms``."""
+    return api_tokens.c.revoked.is_(False) & (
+        api_tokens.c.expires_ms.is_(None) | (api_tokens.c.expires_ms >= now_ms)
     )
-    return [codec.signing_key(r) for r in conn.execute(query).all()]
+
+
+def _token_alive(conn: Connection, account_id: str, token_id: str, now_ms: int) -> bool:
+    """Whether the token is alive, read under a row lock (PostgreSQL): a revocation running
+    at the same time either sees what this transaction adds below the token, or this
+    transaction sees the revocation."""
+    query = (
+        sa.select(api_tokens.c.id)
+        .where(api_tokens.c.account_id == account_id, api_tokens.c.id == token_id)
+        .where(_alive(now_ms))
+        .with_for_update()
+    )
+    return conn.execute(query).first() is not None
+
+
+def _lock_account(conn: Connection, account_id: str) -> None:
+    """Serialise writers that count an account's rows against a limit (PostgreSQL; SQLite
+    has one writer at a time already)."""
+    conn.execute(sa.select(accounts.c.id).where(accounts.c.id == account_id).with_for_update())
 
 
 def _variant(conn: Connection, account_id: str, name: str) -> Variant | None:

@@ -51,7 +51,15 @@ async def _token(request: Request) -> ApiToken:
 async def _account(request: Request, account_id: str, scope: Scope) -> Account:
     rt = runtime(request)
     token = await _token(request)
-    return await rt.offload.io(rt.service.account_for, token, account_id, scope)
+    account = await rt.offload.io(rt.service.account_for, token, account_id, scope)
+    request.state.api_token = token
+    return account
+
+
+def caller(request: Request) -> ApiToken:
+    """The token that a route's ``ReadAccount`` or ``EditAccount`` authenticated."""
+    token: ApiToken = request.state.api_token
+    return token
 
 
 async def editor_token(request: Request, account_id: str) -> ApiToken:
@@ -72,6 +80,31 @@ async def editor(request: Request, account_id: str) -> Account:
 
 ReadAccount = Annotated[Account, Depends(reader)]
 EditAccount = Annotated[Account, Depends(editor)]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyView:
+    """An account whose keys are listed, and whether their values may be shown."""
+
+    account: Account
+    values: bool
+
+
+async def key_reader(request: Request, account_id: str) -> KeyView:
+    """Key names need the read scope; their values need what using them needs."""
+    account = await reader(request, account_id)
+    return KeyView(account, caller(request).reaches_keys)
+
+
+async def key_keeper(request: Request, account_id: str) -> Account:
+    """The account, if the token may see and use its key values (edit, does not expire)."""
+    rt = runtime(request)
+    token = await _token(request)
+    return await rt.offload.io(rt.service.account_for_keys, token, account_id)
+
+
+KeyReader = Annotated[KeyView, Depends(key_reader)]
+KeyAccount = Annotated[Account, Depends(key_keeper)]
 
 
 def path_image_id(raw: str) -> str:
@@ -120,13 +153,15 @@ def image_json(
     return data
 
 
-def key_json(key: SigningKey) -> dict[str, Any]:
-    return {
-        "name": key.name,
-        "value": key.value,
-        "created": iso(key.created),
-        "verifications": key.verifications,
-    }
+def key_json(key: SigningKey, *, value: bool = True) -> dict[str, Any]:
+    """A key as the API shows it; without ``value`` its value is left out (the field is
+    optional in Cloudflare's schema)."""
+    data: dict[str, Any] = {"name": key.name}
+    if value:
+        data["value"] = key.value
+    data["created"] = iso(key.created)
+    data["verifications"] = key.verifications
+    return data
 
 
 def variant_json(variant: Variant) -> dict[str, Any]:

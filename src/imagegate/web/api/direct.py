@@ -10,11 +10,12 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
 from imagegate.errors import BadRequest
-from imagegate.models import Account
+from imagegate.models import Account, ApiToken
 from imagegate.web.api.common import (
     EditAccount,
     Runtime,
     RuntimeDep,
+    caller,
     editor_token,
     image_json,
     iso,
@@ -56,14 +57,14 @@ def _expiry(raw: str | None) -> datetime | None:
 
 async def _create(request: Request, account: Account, rt: Runtime) -> JSONResponse:
     if not request.headers.get("content-type"):  # no body: every field takes its default
-        return await _draft(Form([], None), account, rt)
+        return await _draft(Form([], None), account, rt, caller(request))
     async with upload_form(request, 0) as form:
         if form.file is not None:
             raise BadRequest("A direct upload is requested without a file")
-        return await _draft(form, account, rt)
+        return await _draft(form, account, rt, caller(request))
 
 
-async def _draft(form: Form, account: Account, rt: Runtime) -> JSONResponse:
+async def _draft(form: Form, account: Account, rt: Runtime, issuer: ApiToken) -> JSONResponse:
     draft, secret = await rt.offload.io(
         lambda: rt.uploads.create(
             account,
@@ -72,6 +73,7 @@ async def _draft(form: Form, account: Account, rt: Runtime) -> JSONResponse:
             require_signed_urls=parse_bool(form.get("requireSignedURLs"), "requireSignedURLs"),
             creator=form.get("creator"),
             expiry=_expiry(form.get("expiry")),
+            issuer=issuer,
         )
     )
     return ok({"id": draft.id, "uploadURL": f"{rt.public_url}/upload/{secret}"})
@@ -105,6 +107,7 @@ async def direct_upload_v1(request: Request, account: EditAccount, rt: RuntimeDe
                     fields.get("requireSignedURLs"), "requireSignedURLs"
                 ),
                 expiry=_expiry(fields.get("expiry")),
+                issuer=caller(request),
             )
         )
         return ok({"id": draft.id, "uploadURL": f"{rt.public_url}/upload/{secret}"})
@@ -157,7 +160,7 @@ async def complete_upload(
 
 @router.get(
     f"{ACCOUNT}/v1/batch_token",
-    summary="A short-lived token for the images endpoints",
+    summary="A 15-minute token with the caller's scopes; it dies with the caller's token",
     response_model=Envelope[BatchTokenOut],
 )
 async def batch_token(request: Request, account_id: str, rt: RuntimeDep) -> JSONResponse:

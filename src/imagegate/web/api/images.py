@@ -14,6 +14,7 @@ from imagegate.fetch import fetch
 from imagegate.models import Account, Image
 from imagegate.web.api.common import (
     EditAccount,
+    KeyAccount,
     ReadAccount,
     Runtime,
     RuntimeDep,
@@ -150,12 +151,12 @@ async def blob(image_id: str, account: ReadAccount, rt: RuntimeDep) -> Response:
 
 @router.get(
     "/{image_id}/signed_url",
-    summary="A signed delivery URL (imagegate extension)",
+    summary="A signed delivery URL (imagegate extension; an edit token that does not expire)",
     response_model=Envelope[SignedUrlOut],
 )
 async def signed_url(
     image_id: str,
-    account: ReadAccount,
+    account: KeyAccount,
     rt: RuntimeDep,
     variant: Annotated[str, Query(min_length=1, max_length=99)] = "public",
     expires_in: Annotated[int, Query(ge=1, le=10 * 365 * 86400)] = 86400,

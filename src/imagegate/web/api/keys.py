@@ -1,20 +1,28 @@
-"""``/accounts/{account_id}/images/v1/keys``: the signing keys of the account."""
+"""``/accounts/{account_id}/images/v1/keys``: the signing keys of the account.
+
+Names, dates and counts need the read scope. Values, and changing keys, need an edit token
+that does not expire: a key outlives any token that reads it, and signs URLs for as long as
+it exists."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from imagegate.web.api.common import EditAccount, ReadAccount, RuntimeDep, key_json, ok
+from imagegate.web.api.common import KeyAccount, KeyReader, RuntimeDep, key_json, ok
 from imagegate.web.api.schemas import Envelope, KeyList
 
 router = APIRouter(prefix="/accounts/{account_id}/images/v1/keys", tags=["signing keys"])
 
 
-@router.get("", summary="List signing keys", response_model=Envelope[KeyList])
-async def list_keys(account: ReadAccount, rt: RuntimeDep) -> JSONResponse:
-    keys = await rt.offload.io(rt.service.list_keys, account)
-    return ok({"keys": [key_json(k) for k in keys]})
+@router.get(
+    "",
+    summary="List signing keys (values only to an edit token that does not expire)",
+    response_model=Envelope[KeyList],
+)
+async def list_keys(view: KeyReader, rt: RuntimeDep) -> JSONResponse:
+    keys = await rt.offload.io(rt.service.list_keys, view.account)
+    return ok({"keys": [key_json(k, value=view.values) for k in keys]})
 
 
 @router.put(
@@ -22,7 +30,7 @@ async def list_keys(account: ReadAccount, rt: RuntimeDep) -> JSONResponse:
     summary="Create a key, or regenerate it if it exists; returns all keys",
     response_model=Envelope[KeyList],
 )
-async def put_key(signing_key_name: str, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
+async def put_key(signing_key_name: str, account: KeyAccount, rt: RuntimeDep) -> JSONResponse:
     keys = await rt.offload.io(rt.service.put_key, account, signing_key_name)
     return ok({"keys": [key_json(k) for k in keys]})
 
@@ -32,6 +40,6 @@ async def put_key(signing_key_name: str, account: EditAccount, rt: RuntimeDep) -
     summary="Delete a key; deleting the last one generates a new default",
     response_model=Envelope[KeyList],
 )
-async def delete_key(signing_key_name: str, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
+async def delete_key(signing_key_name: str, account: KeyAccount, rt: RuntimeDep) -> JSONResponse:
     keys = await rt.offload.io(rt.service.delete_key, account, signing_key_name)
     return ok({"keys": [key_json(k) for k in keys]})

@@ -41,7 +41,9 @@ class ImageList(BaseModel):
 
 class KeyOut(BaseModel):
     name: str
-    value: str
+    value: str | None = Field(
+        None, description="Left out unless the token has the edit scope and does not expire"
+    )
     created: str = Field(description="imagegate extension: when the key was made")
     verifications: int = Field(description="imagegate extension: signatures it verified")
 

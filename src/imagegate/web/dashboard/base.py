@@ -74,6 +74,16 @@ class NoAccount(Exception):
     """An admin signed in to a store with no account yet."""
 
 
+class NoKeyAccess(Exception):
+    """A session that may not see or use signing-key values asked to."""
+
+
+NO_KEY_ACCESS = (
+    "Signing keys need a session opened with the admin password or with an edit token that "
+    "does not expire."
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Viewer:
     """Who is asking: their session, the account they manage, and (admins) the others."""
@@ -85,6 +95,15 @@ class Viewer:
     @property
     def can_edit(self) -> bool:
         return not self.session.read_only
+
+    @property
+    def key_access(self) -> bool:
+        """May see signing-key values and sign URLs with them."""
+        return self.session.key_access and not self.session.read_only
+
+    def check_key_access(self) -> None:
+        if not self.key_access:
+            raise NoKeyAccess()
 
     @property
     def csrf(self) -> str:
@@ -102,7 +121,9 @@ class Dash:
     def __init__(
         self, settings: Settings, service: Service, deliverer: Deliverer, offload: Offload
     ) -> None:
+        from imagegate.web.clients import parse_proxies
         from imagegate.web.dashboard.sessions import Sessions
+        from imagegate.web.dashboard.signin_guard import SignInGuard
 
         self.settings = settings
         self.service = service
@@ -111,6 +132,8 @@ class Dash:
         self.public_url = settings.resolved_public_url()
         self.secure = secure_cookies(self.public_url)
         self.sessions = Sessions(service)
+        self.guard = SignInGuard()
+        self.proxies = parse_proxies(p for p in settings.trusted_proxies.split(",") if p.strip())
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(default=True),
@@ -228,6 +251,8 @@ class Dash:
                     403,
                     "You are signed in with a read-only token: nothing can be changed.",
                 )
+            except NoKeyAccess:
+                return self.error_page(request, 403, NO_KEY_ACCESS)
             except NoAccount:
                 return self.error_page(
                     request,
@@ -255,6 +280,8 @@ class Dash:
                 return json_error(403, "Refused: reload the page and try again.")
             except ReadOnlySession:
                 return json_error(403, "You are signed in with a read-only token.")
+            except NoKeyAccess:
+                return json_error(403, NO_KEY_ACCESS)
             except NoAccount:
                 return json_error(404, "There is no account yet.")
             except ImagegateError as exc:
@@ -337,4 +364,12 @@ def form_value(form: Form, name: str) -> str:
     return form.get(name) or ""
 
 
-__all__ = ["BASE", "Dash", "NoAccount", "ReadOnlySession", "SignInRequired", "Viewer"]
+__all__ = [
+    "BASE",
+    "Dash",
+    "NoAccount",
+    "NoKeyAccess",
+    "ReadOnlySession",
+    "SignInRequired",
+    "Viewer",
+]

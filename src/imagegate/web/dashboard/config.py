@@ -1,5 +1,10 @@
 """Settings: the account's flexible variants and browser TTL, and its API tokens (create,
-with the value shown once, and revoke)."""
+with the value shown once, and revoke).
+
+A token made in a session opened with a token is made *with* that token: it has no scope
+the session's token lacks, expires no later, and is revoked with it; a session opened with
+a batch token makes none. Revoking a token revokes every token made with it and ends their
+sessions, this one included if it was opened with one of them."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from imagegate.errors import BadRequest, ImagegateError
 from imagegate.models import ApiToken, Scope
-from imagegate.web.dashboard.base import Dash, Viewer, form_text, redirect
+from imagegate.web.dashboard.base import Dash, SignInRequired, Viewer, form_text, redirect
 
 MIN_TTL, MAX_TTL = 3600, 31536000  # as the API's PATCH /config allows
 
@@ -71,6 +76,7 @@ class SettingsPages:
             title="Settings",
             nav="settings",
             tokens=rows,
+            made_with_token=viewer.session.token_id is not None,
             new_token=new_token,
             min_ttl=MIN_TTL,
             max_ttl=MAX_TTL,
@@ -110,7 +116,15 @@ class SettingsPages:
         scopes = (
             frozenset({Scope.READ}) if form_text(form, "read_only") == "on" else frozenset(Scope)
         )
-        value, _token = await self.dash.io(self.service.create_token, account.id, name, scopes)
+        parent = await self.dash.io(self.dash.sessions.token_of, viewer.session)
+        if viewer.session.token_id is not None and parent is None:
+            raise SignInRequired()  # the session's token is gone
+        try:
+            value, _token = await self.dash.io(
+                lambda: self.service.create_token(account.id, name, scopes, parent=parent)
+            )
+        except ImagegateError as exc:
+            return await self._page(request, viewer, status=exc.status, error=exc.message)
         return await self._page(request, viewer, new_token=value)
 
     async def _token(self, viewer: Viewer, token_id: str) -> ApiToken:
@@ -123,7 +137,10 @@ class SettingsPages:
     async def confirm_revoke(self, request: Request) -> Response:
         viewer = await self.dash.viewer(request)
         token = await self._token(viewer, request.query_params.get("id", ""))
-        warning = "Programs that use this token are refused from now on. This cannot be undone."
+        warning = (
+            "Programs that use this token, or any token made with it, are refused from now "
+            "on. This cannot be undone."
+        )
         if token.id == viewer.session.token_id:
             warning += " You signed in with this token, so you will be signed out."
         return self.dash.render(
@@ -143,7 +160,8 @@ class SettingsPages:
     async def revoke(self, request: Request) -> Response:
         viewer, form = await self.dash.form(request)
         token = await self._token(viewer, form_text(form, "id"))
-        await self.dash.io(self.service.meta.revoke_token, viewer.managed().id, token.id)
-        if token.id == viewer.session.token_id:
+        await self.dash.io(self.service.revoke_token, viewer.managed().id, token.id)
+        mine = await self.dash.io(self.dash.sessions.token_of, viewer.session)
+        if mine is not None and mine.revoked:  # this session's token, or one it was made with
             return redirect("/signin", done="token-revoked")
         return redirect("/settings", done="token-revoked")

@@ -1,12 +1,17 @@
 """One image: its facts, every variant URL, and (for a private image) the signed URL
 generator. Signatures are made here on the server with the account's key, so no key ever
-reaches the browser; the page only receives finished URLs."""
+reaches the browser; the page only receives finished URLs.
+
+Signing needs key access (an admin session, or one opened with an edit token that does not
+expire): a signed URL outlives the session that made it. Any other session sees a private
+image's URLs unsigned, and its preview through the session (``/dashboard/preview``)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,7 +21,7 @@ from imagegate.errors import BadRequest
 from imagegate.models import Account, Image, SigningKey, Variant
 from imagegate.signing import sign_url
 from imagegate.urls import delivery_path
-from imagegate.web.dashboard.base import Dash
+from imagegate.web.dashboard.base import BASE, Dash
 
 LIST_TTL = 3600  # the variant URLs listed for a private image live an hour
 LIFETIMES = (("3600", "1 hour"), ("86400", "1 day"), ("604800", "1 week"))
@@ -78,14 +83,27 @@ class DetailPage:
         return sign_url(delivery_path(account.hash, image.id, variant), key.value, exp=exp)
 
     def variant_urls(
-        self, account: Account, image: Image, variants: list[Variant], key: SigningKey
+        self, account: Account, image: Image, variants: list[Variant], key: SigningKey | None
     ) -> list[VariantUrl]:
+        """Each variant's URL; a private image's signed with ``key``, or, without one, left
+        unsigned and previewed through the session instead."""
         base = self.dash.public_url
         urls = []
         for variant in variants:
             path = delivery_path(account.hash, image.id, variant.name)
             note = ""
             if image.require_signed_urls and not variant.never_require_signed_urls:
+                if key is None:
+                    query = urlencode({"id": image.id, "variant": variant.name})
+                    urls.append(
+                        VariantUrl(
+                            variant.name,
+                            base + path,
+                            f"{BASE}/preview?{query}",
+                            "private: serves only when your backend signs it",
+                        )
+                    )
+                    continue
                 exp = int(self.service.clock()) + LIST_TTL
                 path = self._sign(account, image, variant.name, key, exp)
                 note = f"signed with key {key.name}, valid for 1 hour"
@@ -101,7 +119,8 @@ class DetailPage:
         params = request.query_params
         image = await dash.io(self.service.get_image, account, params.get("id", ""))
         variants = await dash.io(self.service.list_variants, account)
-        keys = await dash.io(self.service.list_keys, account)
+        signs = viewer.key_access
+        keys = await dash.io(self.service.list_keys, account) if signs else []
         chosen = {
             "variant": params.get("variant", "public"),
             "lifetime": params.get("lifetime", "3600"),
@@ -111,12 +130,12 @@ class DetailPage:
         }
         generated: Generated | None = None
         error = ""
-        if image.require_signed_urls and params.get("generate"):
+        if image.require_signed_urls and params.get("generate") and signs:
             try:
                 generated = self.generate(account, image, variants, keys, chosen)
             except BadRequest as exc:
                 error = exc.message
-        urls = self.variant_urls(account, image, variants, keys[0]) if keys else []
+        urls = self.variant_urls(account, image, variants, keys[0] if keys else None)
         preview = next(
             (u.path for u in urls if u.variant == "public"), urls[0].path if urls else ""
         )

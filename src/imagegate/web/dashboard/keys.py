@@ -1,14 +1,21 @@
 """Signing keys (the page the seed sends people to): each key's name, creation date and the
 verifications it has served; copy, create, regenerate and delete, with a warning that URLs
-signed with a key stop working when it goes; and how a backend signs, in four languages."""
+signed with a key stop working when it goes; and how a backend signs, in four languages.
+
+Key values, the signing snippets and every change need key access (an admin session, or one
+opened with an edit token that does not expire): any other session sees names, dates and
+counts only, and its pages never carry a value."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from imagegate.errors import BadRequest, Conflict, ImagegateError
+from imagegate.models import MAX_SIGNING_KEYS
 from imagegate.urls import delivery_url
 from imagegate.web.dashboard.base import Dash, form_text, redirect
 
@@ -39,6 +46,8 @@ class KeyPages:
         account = viewer.managed()
         # An error answer carries the form and the words, never key material.
         keys = [] if error else await self.dash.io(self.service.list_keys, account)
+        if not viewer.key_access:
+            keys = [replace(k, value="") for k in keys]
         example = delivery_url(self.dash.public_url, account.hash, "IMAGE_ID", "public")
         return self.dash.render(
             request,
@@ -53,10 +62,12 @@ class KeyPages:
             draft_name=draft,
             example_url=example,
             env_var=ENV_VAR,
+            max_keys=MAX_SIGNING_KEYS,
         )
 
     async def create(self, request: Request) -> Response:
         viewer, form = await self.dash.form(request)
+        viewer.check_key_access()
         account = viewer.managed()
         name = form_text(form, "name")
         try:
@@ -70,6 +81,7 @@ class KeyPages:
 
     async def _confirm(self, request: Request, regenerate: bool) -> Response:
         viewer = await self.dash.viewer(request)
+        viewer.check_key_access()
         account = viewer.managed()
         name = request.query_params.get("name", "")
         keys = await self.dash.io(self.service.list_keys, account)
@@ -108,6 +120,7 @@ class KeyPages:
 
     async def regenerate(self, request: Request) -> Response:
         viewer, form = await self.dash.form(request)
+        viewer.check_key_access()
         account = viewer.managed()
         name = form_text(form, "name")
         keys = await self.dash.io(self.service.list_keys, account)
@@ -118,5 +131,6 @@ class KeyPages:
 
     async def delete(self, request: Request) -> Response:
         viewer, form = await self.dash.form(request)
+        viewer.check_key_access()
         await self.dash.io(self.service.delete_key, viewer.managed(), form_text(form, "name"))
         return redirect("/keys", done="key-deleted")

@@ -1,9 +1,14 @@
 """The dashboard app: ``create_dashboard`` builds it, mounted at ``/dashboard`` by
-:func:`imagegate.web.app.create_app`. This module also holds signing in and out."""
+:func:`imagegate.web.app.create_app`. This module also holds signing in and out.
+
+Sign-in attempts are throttled per client address and per target, and passwords are checked
+in a pool of their own (:mod:`imagegate.web.dashboard.signin_guard`)."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 import secrets
 
 from starlette.applications import Starlette
@@ -18,11 +23,13 @@ from imagegate.errors import Unauthenticated
 from imagegate.service import Service
 from imagegate.serving import Deliverer
 from imagegate.settings import Settings
+from imagegate.web.clients import client_key
 from imagegate.web.dashboard import config, images, keys, variants
 from imagegate.web.dashboard.base import (
     BASE,
     HERE,
     Dash,
+    Form,
     SignInRequired,
     form_text,
     read_form,
@@ -37,11 +44,20 @@ from imagegate.web.dashboard.security import (
     clear_cookie,
     set_cookie,
 )
-from imagegate.web.dashboard.sessions import ABSOLUTE_MS
+from imagegate.web.dashboard.sessions import ABSOLUTE_MS, Opened, check_password
+from imagegate.web.dashboard.signin_guard import HashingBusy, Throttled
 from imagegate.web.offload import Offload
 
 FAILED_SIGN_IN_DELAY = 0.4  # seconds; on top of scrypt's own cost for passwords
 LOGIN_COOKIE_AGE = 3600
+THROTTLED = "Too many failed sign-ins. Try again in {} seconds."
+BUSY = "Too many sign-ins at once. Try again in {} second."
+log = logging.getLogger("imagegate.dashboard")
+
+
+def _digest(form: Form) -> str:
+    """The target a token sign-in tries: the token, known here only by a digest of it."""
+    return hashlib.sha256(form_text(form, "token").encode("utf-8")).hexdigest()[:32]
 
 
 def create_dashboard(
@@ -94,9 +110,12 @@ def _sign_in_routes(dash: Dash) -> list[BaseRoute]:
             pass
         return await _sign_in_form(request, status=200, error="")
 
-    async def _sign_in_form(request: Request, *, status: int, error: str) -> Response:
+    async def _sign_in_form(
+        request: Request, *, status: int, error: str, has_password: bool | None = None
+    ) -> Response:
         token = secrets.token_urlsafe(32)
-        has_password = await dash.io(dash.sessions.admin_password_set)
+        if has_password is None:
+            has_password = await dash.io(dash.sessions.admin_password_set)
         response = dash.render(
             request,
             "signin.html",
@@ -111,17 +130,36 @@ def _sign_in_routes(dash: Dash) -> list[BaseRoute]:
         set_cookie(response, LOGIN_COOKIE, token, secure=dash.secure, max_age=LOGIN_COOKIE_AGE)
         return response
 
+    async def _attempt(method: str, form: Form) -> Opened:
+        if method == "password":
+            password = form.get("password") or ""
+            stored = await dash.io(dash.sessions.admin_hash)
+            if not await dash.guard.hash(check_password, password, stored):
+                raise Unauthenticated("Wrong password")
+            return await dash.io(dash.sessions.open_admin)
+        return await dash.io(dash.sessions.sign_in_with_token, form_text(form, "token"))
+
     async def sign_in(request: Request) -> Response:
         check_same_origin(request, dash.public_url)
         form = await read_form(request)
         check_csrf_token(request.cookies.get(LOGIN_COOKIE, ""), form_text(form, "csrf_token"))
-        method = form_text(form, "method")
+        method = "password" if form_text(form, "method") == "password" else "token"
+        address = client_key(
+            request.client.host if request.client else None,
+            request.headers.get("x-forwarded-for"),
+            dash.proxies,
+        )
+        kind, target = ("admin", "admin") if method == "password" else ("token", _digest(form))
         try:
-            if method == "password":
-                password = form.get("password") or ""
-                opened = await dash.io(dash.sessions.sign_in_as_admin, password)
-            else:
-                opened = await dash.io(dash.sessions.sign_in_with_token, form_text(form, "token"))
+            dash.guard.admit(address, kind, target)
+        except Throttled as exc:
+            log.info("sign-in throttled", extra={"client": address, "target": kind})
+            return await _refused(request, 429, exc.retry_after, THROTTLED)
+        try:
+            opened = await _attempt(method, form)
+        except HashingBusy:
+            dash.guard.refund(address, kind, target)  # nothing was tried
+            return await _refused(request, 503, 1, BUSY)
         except Unauthenticated:
             await asyncio.sleep(FAILED_SIGN_IN_DELAY)
             error = (
@@ -130,11 +168,20 @@ def _sign_in_routes(dash: Dash) -> list[BaseRoute]:
                 else "That API token is not valid: it is unknown, revoked or expired."
             )
             return await _sign_in_form(request, status=401, error=error)
+        dash.guard.refund(address, kind, target)
         response = redirect(_safe_next(form_text(form, "next")))
         set_cookie(
             response, SESSION_COOKIE, opened.raw_id, secure=dash.secure, max_age=ABSOLUTE_MS // 1000
         )
         clear_cookie(response, LOGIN_COOKIE, secure=dash.secure)
+        return response
+
+    async def _refused(request: Request, status: int, retry_after: int, words: str) -> Response:
+        # Refusals touch no database: the form offers both ways in.
+        response = await _sign_in_form(
+            request, status=status, error=words.format(retry_after), has_password=True
+        )
+        response.headers["Retry-After"] = str(retry_after)
         return response
 
     async def sign_out(request: Request) -> Response:

@@ -3,7 +3,11 @@
 A session's id is 32 random bytes carried only by the browser's cookie; the store keeps its
 SHA-256, so neither a database dump nor a log line can be replayed as a sign-in. Sessions end
 after ``IDLE`` without a request, after ``ABSOLUTE`` in any case, on sign-out (the row is
-deleted), and, for a session opened with an API token, as soon as that token is revoked.
+deleted), and, for a session opened with an API token, as soon as that token (or a token it
+was made with) is revoked or expires. A session has the rights of what opened it: a read-only
+token's session changes nothing, and only an admin session or one opened with an edit token
+that does not expire sees or uses signing-key values. Signing in again past ``MAX_PER_TOKEN``
+live sessions of one token (or of the admin) ends the oldest.
 
 The admin password is kept as an scrypt hash (standard library) with a random salt and its
 cost parameters, so they can be raised later without invalidating stored hashes.
@@ -18,13 +22,14 @@ import secrets
 from dataclasses import dataclass, replace
 
 from imagegate.errors import Unauthenticated
-from imagegate.models import Account, Scope
+from imagegate.models import Account, ApiToken, Scope
 from imagegate.ports import StoredSession
 from imagegate.service import Service, hash_token
 
 IDLE_MS = 12 * 3600 * 1000  # a session unused this long is over
 ABSOLUTE_MS = 7 * 86400 * 1000  # and none outlives this, however busy
 TOUCH_EVERY_MS = 60 * 1000  # extend the idle expiry at most once a minute
+MAX_PER_TOKEN = 20  # live sessions of one token (or of the admin); the oldest end first
 MIN_PASSWORD_LENGTH = 10
 
 # scrypt costs: N=2**15, r=8, p=1 takes ~50-100 ms and 32 MiB; parameters are stored per hash.
@@ -98,28 +103,52 @@ class Sessions:
         return int(self.service.clock() * 1000)
 
     def sign_in_with_token(self, token_value: str) -> Opened:
-        """A session for the account of an API token; read-only if the token cannot edit.
-        Raises ``Unauthenticated`` for an unknown, revoked or expired token."""
+        """A session for the account of an API token, with that token's rights. Raises
+        ``Unauthenticated`` for an unknown, revoked or expired token."""
         token = self.service.authenticate(token_value.strip())
-        return self._open(token.account_id, token.id, False, Scope.EDIT not in token.scopes)
+        return self._open(
+            token.account_id,
+            token.id,
+            admin=False,
+            read_only=Scope.EDIT not in token.scopes,
+            key_access=token.reaches_keys,
+        )
 
     def sign_in_as_admin(self, password: str) -> Opened:
         """An admin session (every account, full rights). Raises ``Unauthenticated`` if no
         admin password is set or this one is wrong; both take the same time."""
-        stored = self.meta.admin_password()
-        if stored is None:
-            check_password(password, _DUMMY_HASH)  # spend the same time either way
+        if not check_password(password, self.admin_hash()):
             raise Unauthenticated("Wrong password")
-        if not check_password(password, stored):
-            raise Unauthenticated("Wrong password")
+        return self.open_admin()
+
+    def admin_hash(self) -> str:
+        """The stored hash to check a password against; one that matches nothing (at the
+        same cost) if no admin password is set."""
+        return self.meta.admin_password() or _DUMMY_HASH
+
+    def open_admin(self) -> Opened:
+        """An admin session, once the password has been checked."""
         accounts = self.meta.list_accounts()
-        return self._open(accounts[0].id if accounts else None, None, True, False)
+        first = accounts[0].id if accounts else None
+        return self._open(first, None, admin=True, read_only=False, key_access=True)
 
     def admin_password_set(self) -> bool:
         return self.meta.admin_password() is not None
 
+    def token_of(self, session: StoredSession) -> ApiToken | None:
+        """The API token a token session was opened with (None for an admin session)."""
+        if session.token_id is None or session.account_id is None:
+            return None
+        return self.meta.get_token(session.account_id, session.token_id)
+
     def _open(
-        self, account_id: str | None, token_id: str | None, admin: bool, read_only: bool
+        self,
+        account_id: str | None,
+        token_id: str | None,
+        *,
+        admin: bool,
+        read_only: bool,
+        key_access: bool,
     ) -> Opened:
         now = self.now_ms()
         self.meta.delete_expired_sessions(now)
@@ -133,8 +162,9 @@ class Sessions:
             csrf_token=secrets.token_urlsafe(32),
             created_ms=now,
             expires_ms=now + IDLE_MS,
+            key_access=key_access,
         )
-        self.meta.create_session(session)
+        self.meta.create_session(session, keep=MAX_PER_TOKEN)
         return Opened(raw_id, session)
 
     def find(self, raw_id: str) -> StoredSession | None:
@@ -168,10 +198,12 @@ class Sessions:
         return account
 
 
+#: Well formed, at the real cost, and matched by no password (its digest is all zero bits).
 _DUMMY_HASH = "scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$" + "A" * 43
 
 __all__ = [
     "IDLE_MS",
+    "MAX_PER_TOKEN",
     "Opened",
     "Sessions",
     "check_password",
