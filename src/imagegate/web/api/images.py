@@ -18,6 +18,8 @@ from imagegate.web.api.common import (
     Runtime,
     RuntimeDep,
     image_json,
+    json_body,
+    json_request,
     ok,
     path_image_id,
 )
@@ -103,10 +105,16 @@ async def get_image(image_id: str, account: ReadAccount, rt: RuntimeDep) -> JSON
     return ok(await _image_out(rt, account, image))
 
 
-@router.patch("/{image_id}", summary="Edit an image", response_model=Envelope[ImageOut])
+@router.patch(
+    "/{image_id}",
+    summary="Edit an image",
+    response_model=Envelope[ImageOut],
+    openapi_extra={"requestBody": json_request(ImagePatch)},
+)
 async def edit_image(
-    image_id: str, body: ImagePatch, account: EditAccount, rt: RuntimeDep
+    request: Request, image_id: str, account: EditAccount, rt: RuntimeDep
 ) -> JSONResponse:
+    body = await json_body(request, ImagePatch)
     image = await rt.offload.io(
         lambda: rt.service.edit_image(
             account,
