@@ -33,6 +33,8 @@ from imagegate.storage.variant_cache import LocalVariantCache
 from imagegate.uploads import DirectUploads
 from imagegate.web.api import direct, images, keys, listing, variants
 from imagegate.web.api.common import Runtime
+from imagegate.web.api.multipart import FORM_OVERHEAD
+from imagegate.web.bodies import BodyLimits
 from imagegate.web.dashboard import create_dashboard
 from imagegate.web.deadlines import BodyDeadline
 from imagegate.web.delivery import Delivery
@@ -137,7 +139,7 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
 class Imagegate:
     """Routes delivery paths to the lean handler and everything else to the API app."""
 
-    def __init__(self, api: FastAPI, delivery: Delivery) -> None:
+    def __init__(self, api: ASGIApp, delivery: Delivery) -> None:
         self.api = api
         self.delivery = delivery
 
@@ -203,7 +205,8 @@ def create_app(settings: Settings, core: Core | None = None) -> ASGIApp:
         settings.resolved_public_url(),
         fetch_policy(settings),
     )
-    for router in (keys.router, variants.router, listing.router, direct.router, images.router):
+    routers = (keys.router, variants.router, listing.router, direct.router, images.router)
+    for router in routers:
         api.include_router(router)
     _install_error_handlers(api)
     _install_health(api, service, offload)
@@ -215,7 +218,9 @@ def create_app(settings: Settings, core: Core | None = None) -> ASGIApp:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     api.mount("/dashboard", create_dashboard(settings, service, deliverer, offload))
-    app = Imagegate(api, Delivery(deliverer, offload))
+    routes = [*api.routes, *(route for router in routers for route in router.routes)]
+    capped = BodyLimits(api, routes, settings.max_upload_bytes + FORM_OVERHEAD)
+    app = Imagegate(capped, Delivery(deliverer, offload))
     guarded = BodyDeadline(app, settings.body_timeout)
     return Observed(guarded, latency, log_requests=settings.access_log)
 

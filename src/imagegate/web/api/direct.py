@@ -30,6 +30,7 @@ from imagegate.web.api.schemas import (
     Envelope,
     ImageOut,
 )
+from imagegate.web.bodies import large_body
 from imagegate.web.forms import parse_bool, parse_metadata
 
 router = APIRouter(tags=["direct creator upload"])
@@ -145,11 +146,13 @@ async def direct_upload_v1(request: Request, account: EditAccount, rt: RuntimeDe
         }
     },
 )
+@large_body
 async def complete_upload(
     request: Request,
     rt: RuntimeDep,
     secret: Annotated[str, Path(min_length=20, max_length=100)],
 ) -> JSONResponse:
+    await rt.offload.io(rt.uploads.check_open, secret)  # its credential, before its body
     limit = rt.service.limits.max_upload_bytes
     async with upload_form(request, limit) as form:
         data, filename = await form.read_file(limit)

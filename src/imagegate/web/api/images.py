@@ -25,6 +25,7 @@ from imagegate.web.api.common import (
 )
 from imagegate.web.api.multipart import upload_form
 from imagegate.web.api.schemas import Envelope, ImageList, ImageOut, ImagePatch, SignedUrlOut
+from imagegate.web.bodies import large_body
 from imagegate.web.forms import parse_bool, parse_metadata
 
 router = APIRouter(prefix="/accounts/{account_id}/images/v1", tags=["images"])
@@ -63,6 +64,7 @@ async def _image_out(rt: Runtime, account: Account, image: Image) -> dict[str, A
     response_model=Envelope[ImageOut],
     openapi_extra={"requestBody": UPLOAD_BODY},
 )
+@large_body
 async def upload(request: Request, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
     limit = rt.service.limits.max_upload_bytes
     async with upload_form(request, limit) as form:
