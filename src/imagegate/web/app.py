@@ -44,9 +44,12 @@ from imagegate.web.offload import Offload
 
 log = logging.getLogger("imagegate")
 
+#: Cloudflare's API base path: its SDKs and documentation put every API call under it.
+CLOUDFLARE_BASE = "/client/v4"
 #: Paths the management app owns (and "/"); every other path is a delivery path.
 API_PREFIXES = (
     "/accounts/",
+    CLOUDFLARE_BASE,
     "/upload/",
     "/docs",
     "/redoc",
@@ -152,7 +155,17 @@ class Imagegate:
                 return
             if path.startswith("/accounts/"):
                 scope = _route_on_raw_path(scope)
+            elif path.startswith(CLOUDFLARE_BASE + "/accounts/"):
+                scope = _under_cloudflare_base(scope)
         await self.api(scope, receive, send)
+
+
+def _under_cloudflare_base(scope: Scope) -> Scope:
+    """Serve the API under Cloudflare's base path too, through the same routes: the base
+    becomes the request's root path. Nothing else lives there: any other path under it is
+    an unknown route (7003), never a delivery path."""
+    scope = _route_on_raw_path(scope)
+    return {**scope, "root_path": scope.get("root_path", "") + CLOUDFLARE_BASE}
 
 
 def _route_on_raw_path(scope: Scope) -> Scope:
