@@ -35,6 +35,7 @@ from imagegate.web.api import direct, images, keys, listing, variants
 from imagegate.web.api.common import Runtime
 from imagegate.web.api.multipart import FORM_OVERHEAD
 from imagegate.web.bodies import BodyLimits
+from imagegate.web.cors import UploadCors
 from imagegate.web.dashboard import create_dashboard
 from imagegate.web.deadlines import BodyDeadline
 from imagegate.web.delivery import Delivery
@@ -233,7 +234,7 @@ def create_app(settings: Settings, core: Core | None = None) -> ASGIApp:
     api.mount("/dashboard", create_dashboard(settings, service, deliverer, offload))
     routes = [*api.routes, *(route for router in routers for route in router.routes)]
     capped = BodyLimits(api, routes, settings.max_upload_bytes + FORM_OVERHEAD)
-    app = Imagegate(capped, Delivery(deliverer, offload))
+    app = Imagegate(UploadCors(capped), Delivery(deliverer, offload))
     guarded = BodyDeadline(app, settings.body_timeout)
     return Observed(guarded, latency, log_requests=settings.access_log)
 
