@@ -313,3 +313,23 @@ def test_hostile_metadata_fields_of_forms_are_refused(
         r = c.post(url, data={"metadata": metadata}, files=files)
         assert r.status_code == 400, r.text
         assert snapshot(c, target) == before
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"metadata." + ".".join(["a"] * 40): "x"},
+        {"metadata.a": "x\x00"},
+        {"metadata.a": "x", "metadata": '{"a": 1}'},
+    ],
+)
+def test_flattened_metadata_fields_follow_the_same_rules(
+    target: Server, fields: dict[str, str]
+) -> None:
+    """The SDK's ``metadata.key=value`` fields build metadata without JSON: what they build
+    is held to the same rules (depth, NUL) before anything is stored."""
+    with target.client() as c:
+        before = snapshot(c, target)
+        r = c.post(target.images_url, data=fields, files={"file": ("x.jpg", jpeg(16, 16))})
+        assert r.status_code == 400, r.text
+        assert snapshot(c, target) == before
