@@ -240,6 +240,39 @@ def test_v2_filters_through_the_sdk(server: Server) -> None:
             assert r.status_code == 400, bad
 
 
+def test_typed_filters_through_the_sdk(server: Server) -> None:
+    """The typed forms the SDK's documentation lists for ``images.v2.list``, sent by the SDK
+    itself (its ``meta`` mapping becomes ``meta.<field>[<operator>]`` query parameters)."""
+    cf = sdk(server)
+    for n, meta in enumerate(
+        [
+            {"status": "active", "priority": 1, "ratings": 4, "enabled": True},
+            {"status": "active", "priority": 5, "ratings": 5, "enabled": False},
+            {"status": "deleted", "priority": 9, "ratings": "5", "region": {"name": "eu-west"}},
+        ]
+    ):
+        cf.images.v1.create(
+            account_id=server.account_id, file=jpeg(20, 20), id=f"t{n}", metadata=json.dumps(meta)
+        )
+
+    def listed(**meta: str) -> set[str]:
+        page = cf.images.v2.list(account_id=server.account_id, meta=meta)  # type: ignore[arg-type]
+        return {image.id for image in page.images or []}
+
+    assert listed(**{"status[eq:string]": "active"}) == {"t0", "t1"}
+    assert listed(**{"priority[gte:number]": "1", "priority[lte:number]": "5"}) == {"t0", "t1"}
+    assert listed(**{"priority[gt:number]": "1"}) == {"t1", "t2"}
+    assert listed(**{"priority[lt:number]": "5"}) == {"t0"}
+    assert listed(**{"ratings[in:number]": "4|5"}) == {"t0", "t1"}
+    assert listed(**{"ratings[in:string]": "4|5"}) == {"t2"}
+    assert listed(**{"ratings[in]": "4|5"}) == {"t0", "t1", "t2"}
+    assert listed(**{"status[in]": "pending|deleted|flagged"}) == {"t2"}
+    assert listed(**{"enabled[eq:boolean]": "true"}) == {"t0"}
+    assert listed(**{"region.name[eq]": "eu-west"}) == {"t2"}
+    assert listed(**{"status[eq]": "active", "priority[eq:number]": "5"}) == {"t1"}
+    assert listed(**{"priority[eq:number]": "5", "priority[lte:number]": "3"}) == set()
+
+
 def test_read_only_tokens_cannot_edit(server: Server) -> None:
     core = server.core
     assert core is not None

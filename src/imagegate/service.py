@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from imagegate import ids
+from imagegate import client_json, ids
 from imagegate.errors import (
     BadRequest,
     Conflict,
@@ -506,33 +506,21 @@ class Service:
 def check_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise BadRequest("metadata must be a JSON object")
+    client_json.check(meta, "metadata")
     encoded = json.dumps(meta, separators=(",", ":"))
     if len(encoded.encode("utf-8")) > MAX_METADATA_BYTES:
         raise BadRequest(f"metadata must be at most {MAX_METADATA_BYTES} bytes")
-    if _holds_nul(meta):
-        raise BadRequest("metadata must not contain NUL characters")
     return meta
 
 
-def _holds_nul(value: Any) -> bool:
-    """Whether a JSON value has a NUL in any key or string (PostgreSQL's JSONB takes none)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
-    return False
-
-
 def check_creator(creator: str | None) -> None:
-    """A creator is at most 1,024 characters and holds no NUL (no text column takes one)."""
+    """A creator is at most 1,024 characters and holds no NUL (no text column takes one)
+    and no lone surrogate (UTF-8 cannot encode one, so no answer holding it could be sent)."""
     if creator is None:
         return
     if len(creator) > 1024:
         raise BadRequest("creator must be at most 1024 characters")
-    if "\x00" in creator:
-        raise BadRequest("creator must not contain NUL characters")
+    client_json.check(creator, "creator")
 
 
 __all__ = ["MAX_SIGNING_KEYS", "Limits", "NewAccount", "Service", "hash_token"]

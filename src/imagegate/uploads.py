@@ -82,14 +82,24 @@ class DirectUploads:
             raise Conflict("An image with this id already exists") from None
         return draft, secret
 
+    def check_open(self, secret: str) -> None:
+        """Refuse (410) a secret that names no draft still open for its upload: the secret is
+        the upload URL's only credential, checked before a byte of the upload is read."""
+        self._open_draft(_hash(secret))
+
+    def _open_draft(self, token_hash: str) -> Image:
+        draft = self.service.meta.find_draft(token_hash)
+        now = self.service.now()
+        if draft is None or draft.upload_expires is None or draft.upload_expires < now:
+            raise UploadUrlGone()
+        return draft
+
     def complete(self, secret: str, data: bytes, filename: str) -> Image:
         """Store the file for the draft this secret names, once."""
         svc = self.service
         token_hash = _hash(secret)
-        draft = svc.meta.find_draft(token_hash)
+        draft = self._open_draft(token_hash)
         now = svc.now()
-        if draft is None or draft.upload_expires is None or draft.upload_expires < now:
-            raise UploadUrlGone()
         if len(data) > svc.limits.max_upload_bytes:
             raise PayloadTooLarge()
         fmt, width, height = svc.processor.probe(data)

@@ -89,10 +89,10 @@ def test_creator_filter(store: SqlMetadataStore, acct: Account, listing: str) ->
 
 
 METAS = {
-    1: {"color": "red", "size": 10, "ok": True, "nested": {"deep": {"x": "a"}}},
-    2: {"color": "blue", "size": 20.5, "ok": False, "nested": {"deep": {"x": "b"}}},
-    3: {"color": "10", "size": "10", "ok": "true"},
-    4: {"other": 1},
+    1: {"color": "red", "size": 10, "ok": True, "nested": {"deep": {"x": "a"}}, "r": 4},
+    2: {"color": "blue", "size": 20.5, "ok": False, "nested": {"deep": {"x": "b"}}, "r": 5.0},
+    3: {"color": "10", "size": "10", "ok": "true", "r": "4"},
+    4: {"other": 1, "r": [4, 5]},
 }
 
 
@@ -115,6 +115,21 @@ METAS = {
         ("meta.missing[eq]=x", set()),
         ("meta.color[eq]=red&meta.size[gt]=5", {1}),
         ("meta.color[eq]=red&meta.size[gt]=50", set()),
+        # The typed forms the SDK documents: ranges written with :number, and typed lists.
+        ("meta.size[gt:number]=10", {2}),
+        ("meta.size[gte:number]=10", {1, 2}),
+        ("meta.size[lt:number]=20.5", {1}),
+        ("meta.size[lte:number]=20.5", {1, 2}),
+        ("meta.size[gte:number]=1e1&meta.size[lte:number]=20", {1}),
+        ("meta.r[in:number]=4|5", {1, 2}),
+        ("meta.r[in]=4|5", {1, 2, 3}),
+        ("meta.r[in:string]=4|5", {3}),
+        ("meta.size[in:number]=10", {1}),
+        ("meta.size[in:string]=10|20.5", {3}),
+        ("meta.color[in:string]=red|blue|10", {1, 2, 3}),
+        ("meta.ok[in:string]=true", {3}),
+        ("meta.r[in:number]=-1|0.5", set()),
+        ("meta.nested.deep.x[in:string]=b|c", {2}),
     ],
 )
 def test_metadata_filters(

@@ -154,3 +154,30 @@ def test_other_scopes_pass_through() -> None:
 def test_bounds_must_be_positive(timeout: float, rate: int) -> None:
     with pytest.raises(ValueError):
         BodyDeadline(reading_app, timeout, rate)
+
+
+@pytest.mark.parametrize(
+    ("path", "shared"), [("/upload/" + "A" * 43, True), ("/accounts/x", False)]
+)
+def test_a_trickled_upload_is_cut_off_with_an_answer_the_page_can_read(
+    path: str, shared: bool
+) -> None:
+    """The body deadline answers 408 on its own, before the application: on the upload URL
+    that answer is readable from any origin too (and only there)."""
+    sent: list[Message] = []
+
+    async def silent() -> Message:
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def reading(_scope: Any, receive: Any, _send: Any) -> None:
+        await receive()
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": path, "headers": []}
+    asyncio.run(asyncio.wait_for(BodyDeadline(reading, 0.2)(scope, silent, send), 10))
+    assert sent[0]["status"] == 408
+    headers = dict(sent[0]["headers"])
+    assert (headers.get(b"access-control-allow-origin") == b"*") is shared

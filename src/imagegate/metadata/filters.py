@@ -1,8 +1,9 @@
 """Metadata filters as SQL, the same meaning on SQLite and PostgreSQL.
 
-JSON values are typed (string, number, boolean); typed operators match only that type, and
-untyped ``eq``/``in`` match a value that equals the given text as a string, or its number,
-or its boolean. Casts sit inside ``CASE`` on the type, so PostgreSQL never casts a string.
+JSON values are typed (string, number, boolean); typed operators (``eq:string``,
+``in:number``, the numeric ranges...) match only that type, and untyped ``eq``/``in`` match a
+value that equals the given text as a string, or its number, or its boolean. Casts sit inside
+``CASE`` on the type, so PostgreSQL never casts a string.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ def meta_condition(column: Any, f: MetaFilter, dialect: str) -> sa.ColumnElement
     as_number = sa.case((kind == "number", element.as_float()), else_=None)
     as_bool = sa.case((kind == "boolean", element.as_boolean()), else_=None)
     as_text = sa.case((kind == "string", element.as_string()), else_=None)
-    if f.op == "eq:string":
-        return as_text == f.values[0]
-    if f.op == "eq:number":
-        return as_number == f.values[0]
+    if f.op in ("eq:string", "in:string"):
+        return sa.or_(*(as_text == value for value in f.values))
+    if f.op in ("eq:number", "in:number"):
+        return sa.or_(*(as_number == value for value in f.values))
     if f.op == "eq:boolean":
         return as_bool == f.values[0]
     if f.op in ("gt", "gte", "lt", "lte"):

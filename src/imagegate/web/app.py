@@ -33,6 +33,9 @@ from imagegate.storage.variant_cache import LocalVariantCache
 from imagegate.uploads import DirectUploads
 from imagegate.web.api import direct, images, keys, listing, variants
 from imagegate.web.api.common import Runtime
+from imagegate.web.api.multipart import FORM_OVERHEAD
+from imagegate.web.bodies import BodyLimits
+from imagegate.web.cors import UploadCors
 from imagegate.web.dashboard import create_dashboard
 from imagegate.web.deadlines import BodyDeadline
 from imagegate.web.delivery import Delivery
@@ -42,9 +45,12 @@ from imagegate.web.offload import Offload
 
 log = logging.getLogger("imagegate")
 
+#: Cloudflare's API base path: its SDKs and documentation put every API call under it.
+CLOUDFLARE_BASE = "/client/v4"
 #: Paths the management app owns (and "/"); every other path is a delivery path.
 API_PREFIXES = (
     "/accounts/",
+    CLOUDFLARE_BASE,
     "/upload/",
     "/docs",
     "/redoc",
@@ -137,7 +143,7 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
 class Imagegate:
     """Routes delivery paths to the lean handler and everything else to the API app."""
 
-    def __init__(self, api: FastAPI, delivery: Delivery) -> None:
+    def __init__(self, api: ASGIApp, delivery: Delivery) -> None:
         self.api = api
         self.delivery = delivery
 
@@ -150,7 +156,17 @@ class Imagegate:
                 return
             if path.startswith("/accounts/"):
                 scope = _route_on_raw_path(scope)
+            elif path.startswith(CLOUDFLARE_BASE + "/accounts/"):
+                scope = _under_cloudflare_base(scope)
         await self.api(scope, receive, send)
+
+
+def _under_cloudflare_base(scope: Scope) -> Scope:
+    """Serve the API under Cloudflare's base path too, through the same routes: the base
+    becomes the request's root path. Nothing else lives there: any other path under it is
+    an unknown route (7003), never a delivery path."""
+    scope = _route_on_raw_path(scope)
+    return {**scope, "root_path": scope.get("root_path", "") + CLOUDFLARE_BASE}
 
 
 def _route_on_raw_path(scope: Scope) -> Scope:
@@ -203,7 +219,8 @@ def create_app(settings: Settings, core: Core | None = None) -> ASGIApp:
         settings.resolved_public_url(),
         fetch_policy(settings),
     )
-    for router in (keys.router, variants.router, listing.router, direct.router, images.router):
+    routers = (keys.router, variants.router, listing.router, direct.router, images.router)
+    for router in routers:
         api.include_router(router)
     _install_error_handlers(api)
     _install_health(api, service, offload)
@@ -215,7 +232,9 @@ def create_app(settings: Settings, core: Core | None = None) -> ASGIApp:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     api.mount("/dashboard", create_dashboard(settings, service, deliverer, offload))
-    app = Imagegate(api, Delivery(deliverer, offload))
+    routes = [*api.routes, *(route for router in routers for route in router.routes)]
+    capped = BodyLimits(api, routes, settings.max_upload_bytes + FORM_OVERHEAD)
+    app = Imagegate(UploadCors(capped), Delivery(deliverer, offload))
     guarded = BodyDeadline(app, settings.body_timeout)
     return Observed(guarded, latency, log_requests=settings.access_log)
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imagegate.errors import RequestTimeout
+from imagegate.web.cors import is_upload_url
 from imagegate.web.errors import api_error
 
 #: Bytes per second a body must average, past the initial allowance (as mod_reqtimeout).
@@ -108,6 +109,8 @@ class _Guard:
             return  # too late for a status: the connection closes with the unread body
         response = api_error(RequestTimeout())
         response.headers["Connection"] = "close"
+        if is_upload_url(self.scope):  # a browser page on another origin may read it
+            response.headers["Access-Control-Allow-Origin"] = "*"
         await response(self.scope, _never_receive, self._send)
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from typing import Any
 
+from imagegate import client_json
 from imagegate.errors import BadRequest
 
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[\]")
@@ -43,10 +43,7 @@ def parse_metadata(fields: Iterable[tuple[str, str]]) -> dict[str, Any] | None:
             raise BadRequest("Send metadata either as JSON or as metadata.* fields, not both")
         if not whole.strip():
             return {}
-        try:
-            parsed = json.loads(whole)
-        except ValueError:
-            raise BadRequest("metadata must be valid JSON") from None
+        parsed = client_json.loads(whole, "metadata")
         if not isinstance(parsed, dict):
             raise BadRequest("metadata must be a JSON object")
         return parsed

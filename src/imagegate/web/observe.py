@@ -149,7 +149,7 @@ class Observed:
         finally:
             elapsed = time.perf_counter() - start
             path: str = scope["path"]
-            kind = "api" if path.startswith(("/accounts/", "/upload/")) else "other"
+            kind = "api" if path.startswith(("/accounts/", "/upload/", "/client/v4")) else "other"
             if scope.get("imagegate.delivery"):
                 kind = "delivery"
             self.latency.observe(kind, status, elapsed)

@@ -3,14 +3,19 @@ models are written out."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import unquote_to_bytes
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect
 
+from imagegate import client_json
 from imagegate.errors import BadRequest, Unauthenticated
 from imagegate.fetch import FetchPolicy
 from imagegate.models import Account, ApiToken, Image, Scope, SigningKey, Variant
@@ -80,6 +85,52 @@ async def editor(request: Request, account_id: str) -> Account:
 
 ReadAccount = Annotated[Account, Depends(reader)]
 EditAccount = Annotated[Account, Depends(editor)]
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+async def json_body(request: Request, model: type[Model]) -> Model:
+    """The request's JSON body, as ``model``.
+
+    Routes call this themselves, after their credentials were checked: FastAPI reads a body
+    declared as a parameter before any dependency runs, so anyone could make it read one.
+    The body arrives capped by its route (:mod:`imagegate.web.bodies`), is parsed by the
+    strict rules of :mod:`imagegate.client_json`, and each field takes only its own JSON
+    type (``1`` is not ``true``, ``"1"`` is not ``1``)."""
+    try:
+        raw = await request.body()
+    except ClientDisconnect:  # cut off (too large or too slow): the client was answered
+        raise BadRequest("The request body was not received") from None
+    if not raw.strip():
+        raise BadRequest("The body must be a JSON object")
+    data = client_json.loads(raw)
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object")
+    try:
+        return model.model_validate_json(json.dumps(data), strict=True)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+
+
+def json_request(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of a route that reads ``model`` with :func:`json_body`."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": _inline(schema, definitions)}},
+    }
+
+
+def _inline(node: Any, definitions: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(definitions[ref.removeprefix("#/$defs/")], definitions)
+        return {key: _inline(value, definitions) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline(item, definitions) for item in node]
+    return node
 
 
 @dataclass(frozen=True, slots=True)

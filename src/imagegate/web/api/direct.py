@@ -4,7 +4,7 @@ batch tokens."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
@@ -19,10 +19,19 @@ from imagegate.web.api.common import (
     editor_token,
     image_json,
     iso,
+    json_body,
+    json_request,
     ok,
 )
 from imagegate.web.api.multipart import Form, upload_form
-from imagegate.web.api.schemas import BatchTokenOut, DirectUploadOut, Envelope, ImageOut
+from imagegate.web.api.schemas import (
+    BatchTokenOut,
+    DirectUploadJson,
+    DirectUploadOut,
+    Envelope,
+    ImageOut,
+)
+from imagegate.web.bodies import large_body
 from imagegate.web.forms import parse_bool, parse_metadata
 
 router = APIRouter(tags=["direct creator upload"])
@@ -89,39 +98,36 @@ async def direct_upload_v2(request: Request, account: EditAccount, rt: RuntimeDe
     return await _create(request, account, rt)
 
 
+DIRECT_BODY_V1 = {
+    "content": {
+        **DIRECT_BODY["content"],
+        "application/json": json_request(DirectUploadJson)["content"]["application/json"],
+    }
+}
+
+
 @router.post(
     f"{ACCOUNT}/v1/direct_upload",
     summary="Create a one-time upload URL (legacy v1)",
     response_model=Envelope[DirectUploadOut],
-    openapi_extra={"requestBody": DIRECT_BODY},
+    openapi_extra={"requestBody": DIRECT_BODY_V1},
 )
 async def direct_upload_v1(request: Request, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
     if request.headers.get("content-type", "").startswith("application/json"):
-        body: Any = await _json_object(request)
-        fields = {k: v for k, v in body.items() if k != "metadata"}
+        body = await json_body(request, DirectUploadJson)
         draft, secret = await rt.offload.io(
             lambda: rt.uploads.create(
                 account,
-                meta=body.get("metadata"),
-                require_signed_urls=parse_bool(
-                    fields.get("requireSignedURLs"), "requireSignedURLs"
-                ),
-                expiry=_expiry(fields.get("expiry")),
+                custom_id=body.id or None,
+                meta=body.metadata,
+                require_signed_urls=body.requireSignedURLs,
+                creator=body.creator,
+                expiry=_expiry(body.expiry),
                 issuer=caller(request),
             )
         )
         return ok({"id": draft.id, "uploadURL": f"{rt.public_url}/upload/{secret}"})
     return await _create(request, account, rt)
-
-
-async def _json_object(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise BadRequest("The body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise BadRequest("The body must be a JSON object")
-    return body
 
 
 @router.post(
@@ -143,11 +149,13 @@ async def _json_object(request: Request) -> dict[str, Any]:
         }
     },
 )
+@large_body
 async def complete_upload(
     request: Request,
     rt: RuntimeDep,
     secret: Annotated[str, Path(min_length=20, max_length=100)],
 ) -> JSONResponse:
+    await rt.offload.io(rt.uploads.check_open, secret)  # its credential, before its body
     limit = rt.service.limits.max_upload_bytes
     async with upload_form(request, limit) as form:
         data, filename = await form.read_file(limit)

@@ -19,11 +19,14 @@ from imagegate.web.api.common import (
     Runtime,
     RuntimeDep,
     image_json,
+    json_body,
+    json_request,
     ok,
     path_image_id,
 )
 from imagegate.web.api.multipart import upload_form
 from imagegate.web.api.schemas import Envelope, ImageList, ImageOut, ImagePatch, SignedUrlOut
+from imagegate.web.bodies import large_body
 from imagegate.web.forms import parse_bool, parse_metadata
 
 router = APIRouter(prefix="/accounts/{account_id}/images/v1", tags=["images"])
@@ -62,6 +65,7 @@ async def _image_out(rt: Runtime, account: Account, image: Image) -> dict[str, A
     response_model=Envelope[ImageOut],
     openapi_extra={"requestBody": UPLOAD_BODY},
 )
+@large_body
 async def upload(request: Request, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
     limit = rt.service.limits.max_upload_bytes
     async with upload_form(request, limit) as form:
@@ -105,10 +109,16 @@ async def get_image(image_id: str, account: ReadAccount, rt: RuntimeDep) -> JSON
     return ok(await _image_out(rt, account, image))
 
 
-@router.patch("/{image_id}", summary="Edit an image", response_model=Envelope[ImageOut])
+@router.patch(
+    "/{image_id}",
+    summary="Edit an image",
+    response_model=Envelope[ImageOut],
+    openapi_extra={"requestBody": json_request(ImagePatch)},
+)
 async def edit_image(
-    image_id: str, body: ImagePatch, account: EditAccount, rt: RuntimeDep
+    request: Request, image_id: str, account: EditAccount, rt: RuntimeDep
 ) -> JSONResponse:
+    body = await json_body(request, ImagePatch)
     image = await rt.offload.io(
         lambda: rt.service.edit_image(
             account,

@@ -161,6 +161,18 @@ class StatsOut(BaseModel):
     count: Count
 
 
+class DirectUploadJson(BaseModel):
+    """The legacy v1 direct upload's JSON body (its form takes the same fields as text)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(None, max_length=1024)
+    creator: str | None = Field(None, max_length=1024)
+    metadata: dict[str, Any] | None = None
+    requireSignedURLs: bool = False
+    expiry: str | None = Field(None, description="ISO-8601 date and time", max_length=64)
+
+
 class DirectUploadOut(BaseModel):
     id: str
     uploadURL: str

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from imagegate.errors import BadRequest
 from imagegate.models import Variant, VariantOptions
-from imagegate.web.api.common import EditAccount, ReadAccount, RuntimeDep, ok, variant_json
+from imagegate.web.api.common import (
+    EditAccount,
+    ReadAccount,
+    RuntimeDep,
+    json_body,
+    json_request,
+    ok,
+    variant_json,
+)
 from imagegate.web.api.schemas import (
     ConfigOut,
     ConfigPatch,
@@ -44,8 +52,14 @@ def _options(body: VariantOptionsIn) -> VariantOptions:
     )
 
 
-@router.post("/variants", summary="Create a variant", response_model=Envelope[VariantResult])
-async def create_variant(body: VariantIn, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
+@router.post(
+    "/variants",
+    summary="Create a variant",
+    response_model=Envelope[VariantResult],
+    openapi_extra={"requestBody": json_request(VariantIn)},
+)
+async def create_variant(request: Request, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
+    body = await json_body(request, VariantIn)
     variant = Variant(body.id, _options(body.options), body.neverRequireSignedURLs)
     created = await rt.offload.io(rt.service.create_variant, account, variant)
     return ok({"variant": variant_json(created)})
@@ -66,11 +80,15 @@ async def get_variant(variant_id: str, account: ReadAccount, rt: RuntimeDep) -> 
 
 
 @router.patch(
-    "/variants/{variant_id}", summary="Edit a variant", response_model=Envelope[VariantResult]
+    "/variants/{variant_id}",
+    summary="Edit a variant",
+    response_model=Envelope[VariantResult],
+    openapi_extra={"requestBody": json_request(VariantPatch)},
 )
 async def edit_variant(
-    variant_id: str, body: VariantPatch, account: EditAccount, rt: RuntimeDep
+    request: Request, variant_id: str, account: EditAccount, rt: RuntimeDep
 ) -> JSONResponse:
+    body = await json_body(request, VariantPatch)
     variant = await rt.offload.io(
         rt.service.update_variant,
         account,
@@ -91,8 +109,14 @@ async def delete_variant(variant_id: str, account: EditAccount, rt: RuntimeDep) 
     return ok({})
 
 
-@router.patch("/config", summary="Account image settings", response_model=Envelope[ConfigOut])
-async def patch_config(body: ConfigPatch, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
+@router.patch(
+    "/config",
+    summary="Account image settings",
+    response_model=Envelope[ConfigOut],
+    openapi_extra={"requestBody": json_request(ConfigPatch)},
+)
+async def patch_config(request: Request, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
+    body = await json_body(request, ConfigPatch)
     updated = await rt.offload.io(
         lambda: rt.service.update_config(
             account, flexible_variants=body.flexible_variants, browser_ttl=body.browser_ttl
