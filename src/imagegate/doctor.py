@@ -5,8 +5,13 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
+from imagegate.cli import FIRST_ACCOUNT_FILE
 from imagegate.errors import ImagegateError
+from imagegate.private_files import loose_modes
 from imagegate.settings import Settings
 
 #: libvips loaders and savers imagegate needs, by the format they serve.
@@ -18,6 +23,7 @@ NEEDED = {
     "AVIF/HEIC": ("heifload_buffer", "heifsave_buffer"),
 }
 MIN_FREE_BYTES = 1024**3
+SQLITE_FILES = ("", "-wal", "-shm", "-journal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +36,7 @@ class Finding:
 def examine(settings: Settings) -> Iterator[Finding]:
     yield from _libvips()
     yield from _store(settings)
+    yield from _file_modes(settings)
     yield from _configuration(settings)
 
 
@@ -106,3 +113,37 @@ def _configuration(settings: Settings) -> Iterator[Finding]:
         yield Finding("warn", "public URL", f"{settings.public_url} is not https")
     if not settings.unsafe_reasons():
         yield Finding("ok", "configuration", "no unsafe settings")
+
+
+def _file_modes(settings: Settings) -> Iterator[Finding]:
+    """Anything of the store that others on the machine may read or enter. The database
+    and ``first-account.json`` hold secrets (signing keys in the clear unless the master key
+    is set): loose, they fail; anything else loose warns."""
+    data_dir = settings.data_dir.resolve()
+    secrets = {data_dir / FIRST_ACCOUNT_FILE}
+    database = _sqlite_file(settings)
+    if database is not None:
+        secrets |= {database.with_name(database.name + end) for end in SQLITE_FILES}
+    outside = [path for path in sorted(secrets) if not path.is_relative_to(data_dir)]
+    loose = [found for root in (data_dir, *outside) for found in loose_modes(root)]
+    if not loose:
+        yield Finding("ok", "file modes", f"{settings.data_dir} is readable by its owner only")
+        return
+    shown = ", ".join(f"{path} ({mode:o})" for path, mode in loose[:3])
+    more = f" and {len(loose) - 3} more" if len(loose) > 3 else ""
+    yield Finding(
+        "fail" if any(path in secrets for path, _ in loose) else "warn",
+        "file modes",
+        f"{len(loose)} path(s) open to other users: {shown}{more}; "
+        f"run `chmod -R go= {settings.data_dir}`",
+    )
+
+
+def _sqlite_file(settings: Settings) -> Path | None:
+    url = settings.resolved_database_url()
+    if not url.startswith("sqlite"):
+        return None
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).resolve()
