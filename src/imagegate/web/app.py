@@ -31,6 +31,7 @@ from imagegate.signing import Policy
 from imagegate.storage.local import LocalBlobStore
 from imagegate.storage.variant_cache import LocalVariantCache
 from imagegate.uploads import DirectUploads
+from imagegate.web import api_docs
 from imagegate.web.api import direct, images, keys, listing, variants
 from imagegate.web.api.common import Runtime
 from imagegate.web.dashboard import create_dashboard
@@ -195,7 +196,11 @@ def create_app(settings: Settings, core: Core | None = None) -> ASGIApp:
         version="0.1.0",
         description="Cloudflare Images-compatible API with private images behind signed URLs.",
         lifespan=lifespan,
+        docs_url=None,  # served by api_docs, from imagegate's own files
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
+    api_docs.install(api, "imagegate")
     api.state.runtime = Runtime(
         service,
         DirectUploads(service),
