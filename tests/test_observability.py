@@ -6,12 +6,23 @@ import json
 import logging
 import re
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
-from harness import Server, jpeg
+from harness import Server, jpeg, raw_request, serve_in_thread
+from imagegate.settings import Settings
 from imagegate.signing import sign_url
+
+METRICS_TOKEN = "scrape-me-with-this-token"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """The servers of this module let Prometheus in with ``METRICS_TOKEN``."""
+    return Settings(data_dir=tmp_path / "data", metrics_token=METRICS_TOKEN)
 
 
 def metric(text: str, name: str, **labels: str) -> float:
@@ -47,7 +58,7 @@ def test_metrics_count_verifications_renders_hits_and_uploads(server: Server) ->
     duration = "imagegate_request_duration_seconds_count"
     deadline = time.monotonic() + 5
     while True:  # durations are recorded once each response has gone out
-        text = httpx.get(f"{server.base_url}/metrics").text
+        text = httpx.get(f"{server.base_url}/metrics", headers=METRICS_AUTH).text
         try:
             done = metric(text, duration, kind="delivery", status="4xx") == 3
         except AssertionError:
@@ -69,6 +80,70 @@ def test_metrics_count_verifications_renders_hits_and_uploads(server: Server) ->
     assert (
         metric(text, "imagegate_request_duration_seconds_count", kind="delivery", status="4xx") == 3
     )
+
+
+def test_metrics_need_their_token(server: Server, tmp_path: Path) -> None:
+    """Only ``Authorization: Bearer <IMAGEGATE_METRICS_TOKEN>`` is let in; without the
+    setting, no one is."""
+    url = f"{server.base_url}/metrics"
+    for headers in (
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": f"Bearer {METRICS_TOKEN}x"},
+        {"Authorization": f"Bearer {METRICS_TOKEN[:-1]}"},
+        {"Authorization": f"Basic {METRICS_TOKEN}"},
+        {"Authorization": METRICS_TOKEN},
+        {"Authorization": f"Bearer {server.api_token}"},  # an API token is not it
+        {"Cookie": f"token={METRICS_TOKEN}"},
+    ):
+        refused = httpx.get(url, headers=headers)
+        assert refused.status_code == 401, headers
+        assert refused.headers["www-authenticate"].startswith("Bearer")
+        assert refused.json()["errors"][0]["code"] == 10000
+        assert "imagegate_" not in refused.text
+    refused = httpx.get(f"{url}?token={METRICS_TOKEN}")
+    assert refused.status_code == 401
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        served = httpx.get(url, headers={"Authorization": f"{scheme} {METRICS_TOKEN}"})
+        assert served.status_code == 200 and "imagegate_uploads_total" in served.text
+        assert served.headers["cache-control"] == "no-store"
+
+    off = Settings(data_dir=tmp_path / "off")
+    off.data_dir.mkdir()
+    with serve_in_thread(off) as bare:
+        for headers in ({}, METRICS_AUTH):
+            answer = httpx.get(f"{bare.base_url}/metrics", headers=headers)
+            assert answer.status_code == 403 and "imagegate_" not in answer.text
+            assert "IMAGEGATE_METRICS_TOKEN" in answer.json()["errors"][0]["message"]
+
+
+def test_metrics_are_never_reached_through_a_delivery_path(server: Server) -> None:
+    """Not with the token, not under any spelling of a delivery URL."""
+    h = server.account_hash
+    targets = [
+        "/cdn-cgi/imagedelivery/metrics",
+        f"/cdn-cgi/imagedelivery/{h}/metrics/public",
+        f"/{h}/metrics/public",
+        f"/{h}/metrics/w=10",
+        "/Metrics",
+        "/METRICS",
+        "/%6detrics",
+        "/%2fmetrics",
+        "//metrics",
+        "/./metrics",
+        "/x/../metrics",
+        "/metrics/",
+        "/metrics/x/y",
+        "/metrics%2f",
+        "/metrics;x",
+    ]
+    for target in targets:
+        answer = raw_request(server.base_url, target)
+        assert answer.status != 200, target
+        assert "imagegate_" not in answer.text and "# HELP" not in answer.text, target
+    for target in targets:
+        answer = httpx.get(server.base_url + target, headers=METRICS_AUTH)
+        assert answer.url.path == "/metrics" or "# HELP" not in answer.text, target
 
 
 def test_access_log_is_json_with_sig_redacted(

@@ -13,7 +13,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -38,7 +37,7 @@ from imagegate.web.dashboard import create_dashboard
 from imagegate.web.deadlines import BodyDeadline
 from imagegate.web.delivery import Delivery
 from imagegate.web.errors import api_error, api_error_response, internal_error
-from imagegate.web.observe import Latency, Observed, registry_for
+from imagegate.web.observe import Latency, Observed, metrics_endpoint, registry_for
 from imagegate.web.offload import Offload
 
 log = logging.getLogger("imagegate")
@@ -215,9 +214,10 @@ def create_app(settings: Settings, core: Core | None = None) -> ASGIApp:
     latency = Latency()
     registry = registry_for(service, deliverer, latency)
 
-    @api.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    api.add_api_route(
+        "/metrics", metrics_endpoint(registry, token), methods=["GET"], include_in_schema=False
+    )
 
     api.mount("/dashboard", create_dashboard(settings, service, deliverer, offload))
     app = Imagegate(api, Delivery(deliverer, offload))

@@ -1,4 +1,4 @@
-"""Metrics and access logs.
+"""Metrics (behind a bearer token) and access logs.
 
 Counting on the hot path costs a dictionary increment: the delivery and management code keep
 plain counters, and a Prometheus collector reads them only when ``/metrics`` is scraped.
@@ -11,19 +11,25 @@ URL, the secret of a direct-upload URL. Each worker process counts for itself.
 from __future__ import annotations
 
 import bisect
+import hashlib
+import hmac
 import json
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imagegate.service import Service
 from imagegate.serving import Deliverer
+from imagegate.web.errors import api_error_response
 
 access_log = logging.getLogger("imagegate.access")
 
@@ -115,6 +121,35 @@ def registry_for(service: Service, deliverer: Deliverer, latency: Latency) -> Co
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ImagegateCollector(service, deliverer, latency))
     return registry
+
+
+def metrics_endpoint(
+    registry: CollectorRegistry, token: str | None
+) -> Callable[[Request], Awaitable[Response]]:
+    """``GET /metrics``: the Prometheus text, only to a request that carries
+    ``Authorization: Bearer <IMAGEGATE_METRICS_TOKEN>``. Without that setting it is off for
+    everyone (403); a missing or wrong token gets 401. The metrics name signing keys and
+    show traffic, so they are no one's business but the operator's."""
+    expected = None if token is None else hashlib.sha256(token.encode("utf-8")).digest()
+
+    async def metrics(request: Request) -> Response:
+        if expected is None:
+            return api_error_response(
+                403, 10000, "Metrics are off: the server has no IMAGEGATE_METRICS_TOKEN"
+            )
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        digest = hashlib.sha256(given.strip().encode("utf-8", "replace")).digest()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(digest, expected):
+            refused = api_error_response(401, 10000, "Authentication error")
+            refused.headers["WWW-Authenticate"] = 'Bearer realm="imagegate metrics"'
+            return refused
+        return Response(
+            generate_latest(registry),
+            media_type=CONTENT_TYPE_LATEST,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    return metrics
 
 
 class Observed:
