@@ -7,11 +7,12 @@ import logging
 import re
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
 
-from harness import Server, jpeg, raw_request, serve_in_thread
+from harness import Server, jpeg, raw_request, serve_cli, serve_in_thread
 from imagegate.settings import Settings
 from imagegate.signing import sign_url
 
@@ -213,3 +214,95 @@ def test_no_secret_ever_reaches_the_logs(server: Server, caplog: pytest.LogCaptu
     leaked = [name for name, value in secrets.items() if value in logged]
     assert not leaked, f"in the logs: {leaked}"
     assert any(r.name == "imagegate.access" for r in caplog.records)
+
+
+def access_lines(caplog: pytest.LogCaptureFixture, count: int) -> list[dict[str, object]]:
+    """The access-log lines so far, once ``count`` of them are in (each is written after
+    its response has gone out)."""
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "imagegate.access"]
+        if len(lines) >= count or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.02)
+
+
+def test_credentials_in_query_strings_never_reach_the_access_log(
+    server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A token, key or signature a client puts in a query string, by any credential name,
+    in any case or percent-encoded, on any route (delivery, API, direct upload, dashboard,
+    metrics, docs): the access log keeps the parameter's name and drops its value."""
+    with server.client() as c:
+        c.post(server.images_url, files={"file": ("a.jpg", jpeg(40, 30))}, data={"id": "q"})
+        direct = c.post(f"{server.images_url.removesuffix('/v1')}/v2/direct_upload")
+    upload_url = direct.json()["result"]["uploadURL"]
+    secret = upload_url.rsplit("/", 1)[1]
+    token, key = server.api_token, server.signing_key
+    signed = sign_url(f"{server.base_url}/{server.account_hash}/q/public", key, 60)
+    sig = signed.rsplit("sig=", 1)[1]
+    quoted_key = key.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
+    queries = [
+        f"token={token}",
+        f"access_token={token}&w=1",
+        f"API_TOKEN={token}",
+        f"%74oken={token}",
+        f"t%6Fken={token}",
+        f"key={quoted_key}",
+        f"Signature={sig}",
+        f"password={secret}",
+        f"next=%2Fdashboard%2Fimages%3Ftoken%3D{token}",
+        f"anything={token}",
+    ]
+    targets = [
+        signed.removeprefix(server.base_url),  # sig itself
+        f"/{server.account_hash}/q/public",
+        f"/accounts/{server.account_id}/images/v1",
+        "/dashboard/images",
+        "/metrics",
+        "/docs",
+        "/healthz",
+    ]
+    with caplog.at_level(logging.INFO, logger="imagegate.access"):
+        sent = 0
+        for target in targets:
+            for query in queries:
+                joiner = "&" if "?" in target else "?"
+                raw_request(server.base_url, f"{target}{joiner}{query}")
+                sent += 1
+        for extra in (f"/upload/{secret}?token={token}", f"//upload/{secret}"):
+            raw_request(server.base_url, extra, method="POST")
+            sent += 1
+        lines = access_lines(caplog, sent)
+    assert len(lines) >= sent
+    logged = "\n".join(json.dumps(line) for line in lines)
+    for name, value in {"token": token, "key": key, "sig": sig, "upload secret": secret}.items():
+        assert value not in logged, f"the {name} is in the access log"
+        assert quote(value, safe="") not in logged, f"the {name}, encoded, is in the access log"
+    assert "token=REDACTED" in logged and "%74oken=REDACTED" in logged
+    assert "/upload/REDACTED" in logged and "//upload/REDACTED" in logged
+
+
+def test_a_served_process_logs_no_credential(tmp_path: Path) -> None:
+    """``imagegate serve`` (granian workers, their own logging set up): after requests that
+    carry credentials in query strings and paths, the process's output names none."""
+    with serve_cli(tmp_path / "data") as srv:
+        signed = sign_url(f"{srv.base_url}/{srv.account_hash}/none/public", srv.signing_key, 60)
+        for target in (
+            signed.removeprefix(srv.base_url),
+            f"/accounts/{srv.account_id}/images/v1?token={srv.api_token}",
+            f"/{srv.account_hash}/x/public?api_key={srv.signing_key}",
+            f"/dashboard/images?access_token={srv.api_token}",
+            f"/metrics?token={srv.api_token}",
+        ):
+            raw_request(srv.base_url, target)
+        raw_request(srv.base_url, "/upload/not-a-real-secret-but-looks-like-one", method="POST")
+        deadline = time.monotonic() + 10
+        log = srv.data_dir / "server.log"
+        while log.read_text().count('"status"') < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    output = log.read_text()
+    assert output.count('"status"') >= 6, output[-2000:]
+    for value in (srv.api_token, srv.signing_key, signed.rsplit("sig=", 1)[1]):
+        assert value not in output
+    assert "not-a-real-secret" not in output

@@ -37,7 +37,13 @@ from imagegate.web.dashboard import create_dashboard
 from imagegate.web.deadlines import BodyDeadline
 from imagegate.web.delivery import Delivery
 from imagegate.web.errors import api_error, api_error_response, internal_error
-from imagegate.web.observe import Latency, Observed, metrics_endpoint, registry_for
+from imagegate.web.observe import (
+    Latency,
+    Observed,
+    configure_logging,
+    metrics_endpoint,
+    registry_for,
+)
 from imagegate.web.offload import Offload
 
 log = logging.getLogger("imagegate")
@@ -283,6 +289,5 @@ def _install_health(api: FastAPI, service: Service, offload: Offload) -> None:
 
 def app_from_env() -> ASGIApp:
     """Factory for servers started with an import string (granian, uvicorn --factory)."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
-    logging.getLogger("pyvips").setLevel(logging.WARNING)  # it narrates every operation
+    configure_logging()
     return create_app(Settings())

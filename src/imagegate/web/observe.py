@@ -4,8 +4,10 @@ Counting on the hot path costs a dictionary increment: the delivery and manageme
 plain counters, and a Prometheus collector reads them only when ``/metrics`` is scraped.
 Request latency goes into fixed buckets by a bisect. Every response that lacks it gets
 ``X-Content-Type-Options: nosniff``. Access logs are one JSON object per
-request on the ``imagegate.access`` logger, with secrets redacted: the ``sig`` of a signed
-URL, the secret of a direct-upload URL. Each worker process counts for itself.
+request on the ``imagegate.access`` logger, with secrets redacted (:mod:`imagegate.redaction`):
+credential-named query parameters such as the ``sig`` of a signed URL or a ``token``, and the
+secret of a direct-upload URL; every other log line of a server goes through a redacting
+formatter. Each worker process counts for itself.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -27,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from imagegate.redaction import RedactingFormatter, redact_path, redact_query
 from imagegate.service import Service
 from imagegate.serving import Deliverer
 from imagegate.web.errors import api_error_response
@@ -34,17 +36,18 @@ from imagegate.web.errors import api_error_response
 access_log = logging.getLogger("imagegate.access")
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-_SIG = re.compile(rb"(^|[&;])sig=[^&;]*")
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
-_UPLOAD_SECRET = re.compile(r"^/upload/[^/]+")
+LOG_FORMAT = "%(levelname)s %(name)s %(message)s"
 
 
-def redact_query(query: bytes) -> str:
-    return _SIG.sub(rb"\1sig=REDACTED", query).decode("latin-1")
-
-
-def redact_path(path: str) -> str:
-    return _UPLOAD_SECRET.sub("/upload/REDACTED", path)
+def configure_logging() -> None:
+    """Logs for a server process: INFO to stderr, every line but the access log's (redacted
+    field by field as it is written) passed through :class:`RedactingFormatter`."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    formatter = RedactingFormatter(LOG_FORMAT, skip=(access_log.name,))
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter)
+    logging.getLogger("pyvips").setLevel(logging.WARNING)  # it narrates every operation
 
 
 class Latency:
