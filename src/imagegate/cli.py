@@ -21,6 +21,7 @@ from imagegate.private_files import UMASK, make_dirs, write_file
 from imagegate.service import Service
 from imagegate.settings import Settings
 from imagegate.urls import BadDeliveryPath, parse_delivery_path
+from imagegate.variables import unknown_variables
 from imagegate.web.app import build_core, check_safety
 
 app = typer.Typer(
@@ -149,6 +150,8 @@ def serve(
     from granian.http import HTTP1Settings
 
     settings = _settings(data_dir, host=host, port=port, public_url=public_url, workers=workers)
+    for variable in unknown_variables(os.environ):
+        err.print(f"[yellow]warning:[/yellow] {variable.describe()}")
     try:
         check_safety(settings)
     except UnsafeConfiguration as exc:

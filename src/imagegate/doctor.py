@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from imagegate.cli import FIRST_ACCOUNT_FILE
 from imagegate.errors import ImagegateError
 from imagegate.private_files import loose_modes
 from imagegate.settings import Settings
+from imagegate.variables import unknown_variables
 
 #: libvips loaders and savers imagegate needs, by the format they serve.
 NEEDED = {
@@ -33,11 +35,12 @@ class Finding:
     detail: str
 
 
-def examine(settings: Settings) -> Iterator[Finding]:
+def examine(settings: Settings, environ: Mapping[str, str] = os.environ) -> Iterator[Finding]:
     yield from _libvips()
     yield from _store(settings)
     yield from _file_modes(settings)
     yield from _configuration(settings)
+    yield from _variables(environ)
 
 
 def _libvips() -> Iterator[Finding]:
@@ -147,3 +150,12 @@ def _sqlite_file(settings: Settings) -> Path | None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
     return Path(database).resolve()
+
+
+def _variables(environ: Mapping[str, str]) -> Iterator[Finding]:
+    """``IMAGEGATE_*`` variables that name no setting (a misspelling leaves the default)."""
+    unknown = unknown_variables(environ)
+    for variable in unknown:
+        yield Finding("warn", "variables", variable.describe())
+    if not unknown:
+        yield Finding("ok", "variables", "every IMAGEGATE_* variable names a setting")
