@@ -116,6 +116,10 @@ def _configuration(settings: Settings) -> Iterator[Finding]:
         yield Finding("warn", "public URL", f"{settings.public_url} is not https")
     if not settings.unsafe_reasons():
         yield Finding("ok", "configuration", "no unsafe settings")
+    if settings.metrics_token is None:
+        yield Finding("ok", "metrics", "off: set IMAGEGATE_METRICS_TOKEN to scrape /metrics")
+    else:
+        yield Finding("ok", "metrics", "/metrics answers its bearer token only")
 
 
 def _file_modes(settings: Settings) -> Iterator[Finding]:
