@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from dashboard.browser import CHROMIUM_ARGS, browser
+from dashboard.browser import browser
 from harness import Server, raw_request
 
-__all__ = ["CHROMIUM_ARGS", "browser"]
+__all__ = ["browser"]  # the fixture
 
 
 @pytest.fixture
