@@ -69,7 +69,7 @@ _DELIVERY_ERROR = re.compile(rb"ERROR (\d{4}): [^\n]+")
 def _shape_problem(response: Recorded) -> str | None:
     """The one shape of each kind of error: Cloudflare's envelope from the API, and
     ``ERROR <code>: <message>`` with ``Cf-Resized`` from delivery."""
-    if response.path.startswith(("/accounts/", "/upload/", "/client/v4")):
+    if response.path.startswith(("/accounts/", "/upload/", "/client/v4", "/metrics")):
         try:
             body = json.loads(response.body)
             code = body["errors"][0]["code"]

@@ -9,6 +9,8 @@ import time
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from imagegate.errors import CorruptImage
 from imagegate.svg import SVG_NS, XLINK_NS, filter_css, sanitize
@@ -295,3 +297,154 @@ def test_idempotent() -> None:
 )
 def test_filter_css(css: str, expected: str) -> None:
     assert filter_css(css) == expected
+
+
+# --- SMIL animations of links and handlers ------------------------------------------------------
+
+DECOY = 'xmlns:x="urn:decoy" x:attributeName="fill"'
+
+#: Animation elements that could make a link run script or an element fire a handler, each
+#: in a spelling that once got through or that a browser might honour. Each must go, with
+#: its subtree.
+ANIMATING_DANGER = {
+    # A namespaced attributeName before the plain one was taken for the target.
+    "set-decoy-first": f'<a><set {DECOY} attributeName="href" to="javascript:alert(1)"/>'
+    "<text>x</text></a>",
+    "set-decoy-xml-lang": '<a><set xml:lang="en" attributeName="href" to="javascript:alert(1)"/>'
+    "<text>x</text></a>",
+    "set-decoy-svg-ns": '<a><set xmlns:s="http://www.w3.org/2000/svg" s:attributeName="fill" '
+    'attributeName="href" to="javascript:alert(1)"/><text>x</text></a>',
+    "set-decoy-xlink-ns": '<a><set xlink:attributeName="fill" attributeName="href" '
+    'to="javascript:alert(1)"/><text>x</text></a>',
+    "set-decoy-after": f'<a><set attributeName="href" {DECOY} to="javascript:alert(1)"/>'
+    "<text>x</text></a>",
+    "animate-decoy-values": f'<a><animate {DECOY} attributeName="href" '
+    'values="#c;javascript:alert(1)" dur="1s"/><text>x</text></a>',
+    "animate-decoy-from": f'<a><animate {DECOY} attributeName="href" from="javascript:alert(1)" '
+    'to="#c"/><text>x</text></a>',
+    "animate-decoy-by": f'<a><animate {DECOY} attributeName="href" by="javascript:alert(1)"/>'
+    "<text>x</text></a>",
+    "animateTransform-decoy": f'<a><animateTransform {DECOY} attributeName="href" '
+    'to="javascript:alert(1)"/><text>x</text></a>',
+    "animateMotion-decoy": f'<a><animateMotion {DECOY} attributeName="href" '
+    'to="javascript:alert(1)"/><text>x</text></a>',
+    # Spellings of the target.
+    "xlink-href": '<a><set attributeName="xlink:href" to="javascript:alert(1)"/><text>x</text></a>',
+    "other-prefix-href": '<a xmlns:l="http://www.w3.org/1999/xlink"><set attributeName="l:href" '
+    'to="javascript:alert(1)"/><text>x</text></a>',
+    "upper-href": '<a><set attributeName="HREF" to="javascript:alert(1)"/><text>x</text></a>',
+    "padded-href": '<a><set attributeName=" \t\nhref\n " to="javascript:alert(1)"/>'
+    "<text>x</text></a>",
+    "tab-inside-href": '<a><set attributeName="xlink:&#9;href" to="javascript:alert(1)"/>'
+    "<text>x</text></a>",
+    "char-ref-href": '<a><set attributeName="&#104;ref" to="javascript:alert(1)"/>'
+    "<text>x</text></a>",
+    "src": '<image width="9"><set attributeName="src" to="https://evil.example/x.png"/></image>',
+    "style": '<rect width="9"><set attributeName="style" to="fill:red;alert:1"/></rect>',
+    "xml-base": '<g><set attributeName="xml:base" to="https://evil.example/"/></g>',
+    # Event handlers, any case, any prefix.
+    "onclick": '<rect width="9"><set attributeName="onclick" to="alert(1)"/></rect>',
+    "onmouseover-upper": '<rect width="9"><set attributeName="ONMOUSEOVER" to="alert(1)"/></rect>',
+    "onload-prefixed": '<rect width="9"><set attributeName="x:onload" to="alert(1)"/></rect>',
+    "onbegin-decoy": f'<rect width="9"><animate {DECOY} attributeName="onbegin" '
+    'values="alert(1)"/></rect>',
+    # A script URL among the values, whatever the attribute named.
+    "values-javascript": '<a><animate attributeName="fill" values="red;javascript:alert(1)"/>'
+    "<text>x</text></a>",
+    "to-javascript-spaced": '<a><set attributeName="fill" to=" java&#10;script:alert(1)"/>'
+    "<text>x</text></a>",
+    "from-vbscript": '<a><animate attributeName="fill" from="VBScript:alert(1)" to="red"/>'
+    "<text>x</text></a>",
+    "by-data": '<a><animate attributeName="fill" by="data:text/html,alert(1)"/><text>x</text></a>',
+}
+
+
+@pytest.mark.parametrize("body", list(ANIMATING_DANGER.values()), ids=list(ANIMATING_DANGER))
+def test_animations_of_links_and_handlers_are_dropped(body: str) -> None:
+    out = sanitize(document(body))
+    root = parse(out)
+    assert_harmless_kept(root)
+    assert not {local(e.tag) for e in root.iter()} & {
+        "set",
+        "animate",
+        "animateTransform",
+        "animateMotion",
+    }
+    lowered = out.lower()
+    for marker in (b"alert", b"evil.example", b"javascript", b"vbscript", b"data:text"):
+        assert marker not in lowered
+
+
+HARMLESS_ANIMATIONS = {
+    "fade": '<rect width="9"><animate attributeName="opacity" values="0;1;0" dur="2s"/></rect>',
+    "colour": '<rect width="9"><set attributeName="fill" to="red" begin="click"/></rect>',
+    "spin": '<rect width="9"><animateTransform attributeName="transform" type="rotate" '
+    'from="0 5 5" to="360 5 5" dur="1s" repeatCount="indefinite"/></rect>',
+    "motion": '<rect width="9"><animateMotion path="M0,0 L9,9" dur="1s"/></rect>',
+    "one-decoy-dropped": f'<rect width="9"><set {DECOY} attributeName="fill" to="red"/></rect>',
+    "fragment-fill": '<rect width="9"><set attributeName="fill" to="url(#grad)"/></rect>',
+}
+
+
+@pytest.mark.parametrize("body", list(HARMLESS_ANIMATIONS.values()), ids=list(HARMLESS_ANIMATIONS))
+def test_harmless_animations_survive(body: str) -> None:
+    root = parse(sanitize(document(body)))
+    assert_harmless_kept(root)
+    animations = [e for e in root.iter() if local(e.tag).startswith(("animate", "set"))]
+    assert len(animations) == 1
+    # Only plain attributes are written: a decoy in another namespace is gone.
+    assert all("}" not in name for name in animations[0].attrib)
+    assert "attributeName" in animations[0].attrib or local(animations[0].tag) == "animateMotion"
+
+
+_PREFIXES = st.sampled_from(["", "xlink:", "x:", "svg:", "XLINK:", " xlink :", "a:b:"])
+_TARGETS = st.sampled_from(["href", "HREF", "Href", "onclick", "onload", "OnBegin", "src", "style"])
+_PADDING = st.sampled_from(["", " ", "\t", "\n", "&#10;", "&#9;", "\u00a0", "\u200b"])
+_DECOY_NAMESPACES = st.sampled_from(
+    ["urn:decoy", SVG_NS, XLINK_NS, "http://www.w3.org/1999/xhtml", "HTTP://WWW.W3.ORG/2000/SVG"]
+)
+_DECOY_VALUES = st.sampled_from(["fill", "opacity", "#c", "href", "x"])
+_PAYLOAD = st.sampled_from(["to", "values", "from", "by"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    element=st.sampled_from(["set", "animate", "animateTransform", "animateMotion"]),
+    element_prefix=st.sampled_from(["", "s:"]),
+    target=st.tuples(_PADDING, _PREFIXES, _TARGETS, _PADDING).map("".join),
+    decoys=st.lists(
+        st.tuples(_DECOY_NAMESPACES, _DECOY_VALUES), max_size=3, unique_by=lambda d: d[0]
+    ),
+    payload=_PAYLOAD,
+    order=st.randoms(use_true_random=False),
+)
+def test_no_attribute_order_or_spelling_smuggles_an_animated_link(
+    element: str,
+    element_prefix: str,
+    target: str,
+    decoys: list[tuple[str, str]],
+    payload: str,
+    order: object,
+) -> None:
+    """Whatever the order of a dangerous ``attributeName`` and any number of namespaced
+    decoys, and however the target and the namespaces are spelled, no animation of a link,
+    style or handler comes out."""
+    import random
+
+    assert isinstance(order, random.Random)
+    declarations = [f'xmlns:s="{SVG_NS}"']
+    attributes = [f'attributeName="{target}"', f'{payload}="javascript:alert(1)"']
+    for n, (namespace, value) in enumerate(decoys):
+        declarations.append(f'xmlns:d{n}="{namespace}"')
+        attributes.append(f'd{n}:attributeName="{value}"')
+    order.shuffle(attributes)
+    tag = element_prefix + element
+    body = f"<a>{'<' + tag} {' '.join(declarations + attributes)}/><text>x</text></a>"
+    out = sanitize(document(body))
+    root = parse(out)
+    assert b"javascript" not in out.lower() and b"alert" not in out
+    for found in root.iter():
+        if local(found.tag) in ("set", "animate", "animateTransform", "animateMotion"):
+            name = "".join(found.get("attributeName", "").split()).lower()
+            name = name.rpartition(":")[2]
+            assert name not in ("href", "src", "style") and not name.startswith("on")

@@ -7,7 +7,8 @@ to DIR (``nested/cat.jpg``), so an image is never stored twice:
 * a journal (``DIR/.imagegate-import.jsonl`` unless ``--journal``) records, one JSON line per
   file, every id the API accepted or already had, for this API URL and account; a re-run
   skips those ids without a request. Lines are fsynced one by one, and a line torn by a
-  crash is ignored, so a killed import resumes where it stopped.
+  crash is ignored, so a killed import resumes where it stopped. It is created ``0600``:
+  it names the API and account, and the folder's files may be private.
 * a ``409`` (the id exists: e.g. the process died after the upload but before the journal
   line) counts as done, and is journaled.
 
@@ -45,6 +46,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+
+from imagegate.private_files import create_file
 
 JOURNAL_NAME = ".imagegate-import.jsonl"
 IMAGE_SUFFIXES = frozenset(
@@ -367,7 +370,7 @@ def import_command(
         form["metadata"] = json.dumps(parse_metadata(metadata))
     book = Journal(journal or directory / JOURNAL_NAME, api)
     try:
-        book.path.open("a").close()
+        create_file(book.path)
     except OSError as exc:
         raise typer.BadParameter(f"cannot write it: {exc}", param_hint="--journal") from None
     try:

@@ -17,9 +17,11 @@ from rich.table import Table
 from imagegate import bulk_import, signing
 from imagegate.errors import ImagegateError, UnsafeConfiguration
 from imagegate.models import Account, Scope
+from imagegate.private_files import UMASK, make_dirs, write_file
 from imagegate.service import Service
 from imagegate.settings import Settings
 from imagegate.urls import BadDeliveryPath, parse_delivery_path
+from imagegate.variables import unknown_variables
 from imagegate.web.app import build_core, check_safety
 
 app = typer.Typer(
@@ -109,7 +111,7 @@ def init(
     if admin_password is not None and len(admin_password) < MIN_PASSWORD_LENGTH:
         _fail(f"the admin password must be at least {MIN_PASSWORD_LENGTH} characters")
     settings = _settings(data_dir)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(settings.data_dir)
     service = _service(settings)
     initialised = bool(service.meta.list_accounts())
     if admin_password is not None:
@@ -122,8 +124,7 @@ def init(
     new = service.create_account(name)
     creds = new.credentials()
     first = settings.data_dir / FIRST_ACCOUNT_FILE
-    first.touch(mode=0o600)
-    first.write_text(json.dumps(creds, indent=2) + "\n")
+    write_file(first, (json.dumps(creds, indent=2) + "\n").encode("utf-8"))
     if as_json:
         print(json.dumps(creds))
         return
@@ -149,11 +150,13 @@ def serve(
     from granian.http import HTTP1Settings
 
     settings = _settings(data_dir, host=host, port=port, public_url=public_url, workers=workers)
+    for variable in unknown_variables(os.environ):
+        err.print(f"[yellow]warning:[/yellow] {variable.describe()}")
     try:
         check_safety(settings)
     except UnsafeConfiguration as exc:
         _fail(str(exc), code=2)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(settings.data_dir)
     env = {
         "IMAGEGATE_DATA_DIR": str(settings.data_dir.resolve()),
         "IMAGEGATE_HOST": settings.host,
@@ -405,6 +408,9 @@ def _run(action: Any) -> Any:
 
 
 def main() -> None:
+    # What any command writes (the store, its journals, the server's files) is the
+    # owner's alone, whichever code path creates it.
+    os.umask(UMASK)
     try:
         app()
     except ImagegateError as exc:

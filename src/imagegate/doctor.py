@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
+from imagegate.cli import FIRST_ACCOUNT_FILE
 from imagegate.errors import ImagegateError
 from imagegate.models import MAX_SIGNING_KEYS, Account
 from imagegate.ports import MetadataStore
+from imagegate.private_files import loose_modes
 from imagegate.settings import Settings
+from imagegate.variables import unknown_variables
 
 #: libvips loaders and savers imagegate needs, by the format they serve.
 NEEDED = {
@@ -20,6 +27,7 @@ NEEDED = {
     "AVIF/HEIC": ("heifload_buffer", "heifsave_buffer"),
 }
 MIN_FREE_BYTES = 1024**3
+SQLITE_FILES = ("", "-wal", "-shm", "-journal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +37,12 @@ class Finding:
     detail: str
 
 
-def examine(settings: Settings) -> Iterator[Finding]:
+def examine(settings: Settings, environ: Mapping[str, str] = os.environ) -> Iterator[Finding]:
     yield from _libvips()
     yield from _store(settings)
+    yield from _file_modes(settings)
     yield from _configuration(settings)
+    yield from _variables(environ)
 
 
 def _libvips() -> Iterator[Finding]:
@@ -122,3 +132,50 @@ def _configuration(settings: Settings) -> Iterator[Finding]:
         yield Finding("warn", "public URL", f"{settings.public_url} is not https")
     if not settings.unsafe_reasons():
         yield Finding("ok", "configuration", "no unsafe settings")
+    if settings.metrics_token is None:
+        yield Finding("ok", "metrics", "off: set IMAGEGATE_METRICS_TOKEN to scrape /metrics")
+    else:
+        yield Finding("ok", "metrics", "/metrics answers its bearer token only")
+
+
+def _file_modes(settings: Settings) -> Iterator[Finding]:
+    """Anything of the store that others on the machine may read or enter. The database
+    and ``first-account.json`` hold secrets (signing keys in the clear unless the master key
+    is set): loose, they fail; anything else loose warns."""
+    data_dir = settings.data_dir.resolve()
+    secrets = {data_dir / FIRST_ACCOUNT_FILE}
+    database = _sqlite_file(settings)
+    if database is not None:
+        secrets |= {database.with_name(database.name + end) for end in SQLITE_FILES}
+    outside = [path for path in sorted(secrets) if not path.is_relative_to(data_dir)]
+    loose = [found for root in (data_dir, *outside) for found in loose_modes(root)]
+    if not loose:
+        yield Finding("ok", "file modes", f"{settings.data_dir} is readable by its owner only")
+        return
+    shown = ", ".join(f"{path} ({mode:o})" for path, mode in loose[:3])
+    more = f" and {len(loose) - 3} more" if len(loose) > 3 else ""
+    yield Finding(
+        "fail" if any(path in secrets for path, _ in loose) else "warn",
+        "file modes",
+        f"{len(loose)} path(s) open to other users: {shown}{more}; "
+        f"run `chmod -R go= {settings.data_dir}`",
+    )
+
+
+def _sqlite_file(settings: Settings) -> Path | None:
+    url = settings.resolved_database_url()
+    if not url.startswith("sqlite"):
+        return None
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).resolve()
+
+
+def _variables(environ: Mapping[str, str]) -> Iterator[Finding]:
+    """``IMAGEGATE_*`` variables that name no setting (a misspelling leaves the default)."""
+    unknown = unknown_variables(environ)
+    for variable in unknown:
+        yield Finding("warn", "variables", variable.describe())
+    if not unknown:
+        yield Finding("ok", "variables", "every IMAGEGATE_* variable names a setting")

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     )
     workers: int = Field(1, ge=1, description="Server worker processes.")
     access_log: bool = Field(True, description="Write one JSON access-log line per request.")
+    metrics_token: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description="Bearer token /metrics asks for (16+ characters); unset, /metrics is off.",
+    )
     http: Literal["1", "2", "auto"] = Field(
         "1", description="HTTP version served: 1 (fastest), 2, or auto-detect per connection."
     )

@@ -8,8 +8,13 @@
 - attributes: event handlers (``on*``), ``xml:base``, and every namespaced attribute except
   ``xlink:href``, ``xml:space`` and ``xml:lang`` are dropped. ``href``/``xlink:href``/``src``
   keep only same-document fragments (``#id``), and on ``<image>``/``<feImage>`` a
-  ``data:image/png|jpeg|gif|webp`` raster. SMIL animations that target ``href``, ``style``
-  or an event handler are dropped, so ``<animate>`` cannot turn a link into ``javascript:``;
+  ``data:image/png|jpeg|gif|webp`` raster. Attributes are told apart by their expanded
+  (namespace, local) name, never by their local name alone. A SMIL animation element
+  (``set``, ``animate``, ``animateTransform``, ``animateMotion``) is dropped with its subtree
+  if any of its ``attributeName`` attributes, in any namespace, case or spelling, names a
+  link (``href``, ``xlink:href``, ``src``), ``style``, ``xml:base`` or an event handler, or if
+  a ``values``/``from``/``to``/``by`` holds a ``javascript:``, ``vbscript:`` or ``data:``
+  URL, so ``<set>`` and ``<animate>`` cannot turn a link into ``javascript:``;
 - CSS (``style=""``, ``<style>``, and any attribute holding ``url(``): every ``url(...)``
   that is not ``#id`` or an allowed raster becomes ``none``; declarations holding a backslash
   (CSS escapes), ``@import`` or a string-taking image function (``image-set(`` ...) are cut;
@@ -58,6 +63,14 @@ _ELEMENTS = frozenset((
 _ANIMATIONS = frozenset({"animate", "animateMotion", "animateTransform", "set"})
 _RASTER_HOSTS = frozenset({"image", "feImage"})
 _DROPPED_ATTRIBUTES = frozenset({"ping", "srcset"})
+#: What an animation may never target: links, styles, the base URL and what the filter
+#: drops outright (event handlers, every ``on*``, are refused by prefix).
+_GUARDED_TARGETS = frozenset({"href", "src", "style", "base", *_DROPPED_ATTRIBUTES})
+_ANIMATED_VALUES = frozenset({"values", "from", "to", "by"})
+_SCRIPT_URL = re.compile(r"(?:java|vb)script:|data:")
+_INVISIBLE = re.compile(
+    r"[\x00-\x20\x7f-\xa0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f\u3000\ufeff]+"
+)
 
 _FRAGMENT = re.compile(r"#[^\s\"'()<>\\]*")
 _RASTER = re.compile(
@@ -266,12 +279,34 @@ class _Sanitizer:
 
 
 def _animates_danger(pairs: list[tuple[str, str]]) -> bool:
-    """True if a SMIL element would animate a link, a style or an event handler."""
+    """True if a SMIL element could animate a link, a style, ``xml:base`` or an event
+    handler, or carries a script or data URL among the values it animates to.
+
+    Every attribute is looked at, whatever its order: browsers read only the plain
+    ``attributeName``, but any ``attributeName`` (in any namespace, in any case) that names
+    a dangerous target refuses the element, so no spelling of it can hide the one that
+    counts behind a decoy.
+    """
     for raw, value in pairs:
-        if _split(raw)[1] == "attributeName":
-            target = value.strip().rpartition(":")[2].lower()
-            return target in ("href", "src", "style") or target.startswith("on")
+        local = _split(raw)[1].lower()
+        if local == "attributename" and _dangerous_target(value):
+            return True
+        if local in _ANIMATED_VALUES and _SCRIPT_URL.search(_squeeze(value)):
+            return True
     return False
+
+
+def _dangerous_target(value: str) -> bool:
+    """Whether an ``attributeName`` value names a link, style, base or event attribute,
+    with any prefix, case, whitespace or control characters."""
+    target = _squeeze(value).rpartition(":")[2]
+    return target in _GUARDED_TARGETS or target.startswith("on")
+
+
+def _squeeze(value: str) -> str:
+    """``value`` lowercased without whitespace or control characters (which browsers skip
+    or trim in URLs and names)."""
+    return _INVISIBLE.sub("", value).lower()
 
 
 def _filter_attribute(raw: str, value: str, element: str) -> tuple[str, str] | None:

@@ -52,10 +52,10 @@ def test_upload_make_private_and_serve_through_a_signed_url(
         100,
         100,
     ]
+    # The grid shows them without a reload.
+    page.wait_for_function("() => document.querySelectorAll('li.tile').length === 2")
     watched.snap("images-uploaded")
-    page.click("text=Refresh the list")
     tiles = page.locator("li.tile")
-    assert tiles.count() == 2
     watched.snap("images")
 
     # Make the harbour private; its thumbnail still shows (rendered for the session).
@@ -115,6 +115,48 @@ def test_upload_make_private_and_serve_through_a_signed_url(
         assert refused is not None and refused.status == 403
         assert "ERROR 9425" in raw.inner_text("body")
     raw.close()
+
+
+def test_uploads_appear_in_the_grid_as_they_finish_without_a_reload(
+    watched: Watched, dash: Server, tmp_path: Path
+) -> None:
+    """The grid, its count and its thumbnails follow the uploads made on the page: no
+    reload (the page's own state survives), no click on a refresh link."""
+    _upload_by_api(dash, "earlier.png", png(320, 200))
+    page = watched.page
+    watched.sign_in()
+    assert page.locator("li.tile").count() == 1
+    assert page.inner_text("[data-held]").startswith("1 of ")
+    page.evaluate("window.sameDocument = true")  # gone if the page is loaded again
+
+    files = []
+    for n, (width, height) in enumerate([(640, 480), (300, 600), (1024, 256)]):
+        path = tmp_path / f"batch-{n}.jpg"
+        path.write_bytes(jpeg(width, height))
+        files.append(str(path))
+    page.set_input_files("#files", files)
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-upload-list] li[data-state=done]').length === 3"
+    )
+    page.wait_for_function("() => document.querySelectorAll('li.tile').length === 4")
+    assert page.evaluate("window.sameDocument") is True
+    assert page.inner_text("[data-upload-status]") == "3 of 3 files finished."
+    assert page.inner_text("[data-held]").startswith("4 of ")
+    assert page.is_visible("[data-upload-shown]") and page.is_hidden("[data-upload-done]")
+    names = page.eval_on_selector_all("li.tile img", "(imgs) => imgs.map((i) => i.alt)")
+    assert sorted(names) == ["batch-0.jpg", "batch-1.jpg", "batch-2.jpg", "earlier.png"]
+    for name in names:  # lazy: each loads once scrolled to
+        thumb = f"li.tile img[alt='{name}']"
+        page.locator(thumb).scroll_into_view_if_needed()
+        page.wait_for_function(f'() => document.querySelector("{thumb}").naturalWidth > 0')
+        assert watched.natural_size(thumb) == (240, 240)
+
+    # The new tiles are whole: their actions work like any other's.
+    tile = page.locator("li.tile").filter(has=page.locator("img[alt='batch-1.jpg']"))
+    tile.get_by_role("button", name=re.compile("Make private")).click()
+    page.wait_for_url("**/dashboard/images?done=private")
+    tile = page.locator("li.tile").filter(has=page.locator("img[alt='batch-1.jpg']"))
+    assert "Private" in tile.inner_text()
 
 
 def test_an_upload_that_is_refused_says_why(watched: Watched, dash: Server, tmp_path: Path) -> None:

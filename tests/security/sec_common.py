@@ -28,6 +28,9 @@ from imagegate.settings import Settings
 from imagegate.web.app import build_core
 
 DENIED = "ERROR 9425: Image access denied"
+#: The servers' metrics token, and the header that scrapes with it.
+METRICS_TOKEN = "metrics-token-of-the-security-suite"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 #: Text that must never reach a client, whatever it sent.
 LEAK_MARKERS = ("Traceback", 'File "', "site-packages", str(ROOT))
 
@@ -47,7 +50,7 @@ class Clock:
 @contextlib.contextmanager
 def launch(data_dir: Path, clock: Clock | None = None, **overrides: Any) -> Iterator[Server]:
     """A real server on a loopback port over a fresh store with one account."""
-    settings = Settings(data_dir=data_dir, **overrides)
+    settings = Settings(data_dir=data_dir, **{"metrics_token": METRICS_TOKEN, **overrides})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     core = build_core(settings, clock=clock) if clock is not None else build_core(settings)
     core.service.meta.migrate()

@@ -10,6 +10,7 @@ import time
 import httpx
 import pytest
 from sec_common import (
+    METRICS_AUTH,
     add_variant,
     another_account,
     assert_api_error,
@@ -173,7 +174,7 @@ def test_b29_key_material_never_leaks(shared: Server) -> None:
         httpx.put(f"{keys}/x!", headers=bearer(srv.api_token)),
         httpx.get(f"{srv.base_url}/healthz"),
         httpx.get(f"{srv.base_url}/readyz"),
-        httpx.get(f"{srv.base_url}/metrics"),
+        httpx.get(f"{srv.base_url}/metrics", headers=METRICS_AUTH),
         httpx.get(f"{srv.base_url}/openapi.json"),
     ]
     statuses = [r.status_code for r in answers]

@@ -26,6 +26,7 @@ import psycopg
 import pytest
 import pyvips
 from sec_common import (
+    METRICS_AUTH,
     Stub,
     add_variant,
     another_account,
@@ -957,7 +958,7 @@ def test_c41_every_image_api_answer_and_error_says_nosniff(shared: Server) -> No
 
 def test_c41_operational_endpoints_say_nosniff(shared: Server) -> None:
     """C.41: the health, metrics and documentation endpoints say nosniff too."""
-    with httpx.Client(base_url=shared.base_url) as c:
+    with httpx.Client(base_url=shared.base_url, headers=METRICS_AUTH) as c:
         for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc"):
             r = c.get(path)
             assert r.status_code == 200

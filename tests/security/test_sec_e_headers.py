@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from sec_common import (
+    METRICS_AUTH,
     add_variant,
     another_account,
     assert_denied,
@@ -220,7 +221,8 @@ def test_e59_signed_urls_handed_out_are_not_kept_anywhere(srv: Server) -> None:
     page = httpx.get(f"{srv.base_url}/dashboard/signin")
     assert page.status_code == 200
     assert page.headers["referrer-policy"] in ("no-referrer", "same-origin", "strict-origin")
-    metrics = httpx.get(f"{srv.base_url}/metrics").text
+    metrics = httpx.get(f"{srv.base_url}/metrics", headers=METRICS_AUTH).text
+    assert "imagegate_signature_verifications" in metrics
     assert not re.search(r"[0-9a-f]{64}", metrics)
 
 

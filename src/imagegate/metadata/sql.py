@@ -7,7 +7,7 @@ disk ``StorageFull`` and any other database failure ``StorageError``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -41,6 +41,7 @@ from imagegate.models import (
     VariantOptions,
 )
 from imagegate.ports import DeliveryContext, StoredSession
+from imagegate.private_files import create_file
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -88,8 +89,24 @@ def make_engine(url: str) -> Engine:
             url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
         )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        database = sa.engine.make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            sa.event.listen(engine, "do_connect", _owner_only(Path(database)))
         return engine
     return sa.create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+
+
+def _owner_only(database: Path) -> Callable[..., None]:
+    """A hook that creates the SQLite file ``0600`` before SQLite opens it, so SQLite, which
+    gives its ``-wal``, ``-shm`` and ``-journal`` files the database's mode, never makes any
+    of them readable by others. An existing file is left as it is; a file that cannot be
+    made (a missing or read-only directory) is left for SQLite to report."""
+
+    def create(*_: Any) -> None:
+        with suppress(OSError):
+            create_file(database)
+
+    return create
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

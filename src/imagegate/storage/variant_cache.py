@@ -5,7 +5,9 @@ image's entries are one directory (purged when the image goes) and a variant's e
 a name prefix (purged when the variant changes). Files are written like originals: temporary
 file, fsync, rename. The size bound is kept per process from a scan at start plus what the
 process writes; when it is passed, the oldest entries (by modification time, which a hit
-refreshes) are removed until the cache is under 90% of the bound.
+refreshes) are removed until the cache is under 90% of the bound. Directories are ``0700``
+and files ``0600`` (:mod:`imagegate.private_files`): a render of a private image is as
+private as its original.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from pathlib import Path
 
 from imagegate.errors import StorageError, StorageFull
 from imagegate.ports import CacheKey
+from imagegate.private_files import FILE_MODE, make_dirs
 
 
 class LocalVariantCache:
     def __init__(self, root: Path, max_bytes: int) -> None:
         self.root = root.resolve()
         self.max_bytes = max_bytes
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.root)
         self._lock = threading.Lock()
         self._size = sum(size for _, size, _ in self._entries())
 
@@ -58,8 +61,9 @@ class LocalVariantCache:
         path = self._path(key)
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as handle:
+            make_dirs(path.parent)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            with open(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())

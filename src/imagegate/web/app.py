@@ -13,7 +13,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -31,6 +30,7 @@ from imagegate.signing import Policy
 from imagegate.storage.local import LocalBlobStore
 from imagegate.storage.variant_cache import LocalVariantCache
 from imagegate.uploads import DirectUploads
+from imagegate.web import api_docs
 from imagegate.web.api import direct, images, keys, listing, variants
 from imagegate.web.api.common import Runtime
 from imagegate.web.api.multipart import FORM_OVERHEAD
@@ -40,7 +40,13 @@ from imagegate.web.dashboard import create_dashboard
 from imagegate.web.deadlines import BodyDeadline
 from imagegate.web.delivery import Delivery
 from imagegate.web.errors import api_error, api_error_response, internal_error
-from imagegate.web.observe import Latency, Observed, registry_for
+from imagegate.web.observe import (
+    Latency,
+    Observed,
+    configure_logging,
+    metrics_endpoint,
+    registry_for,
+)
 from imagegate.web.offload import Offload
 
 log = logging.getLogger("imagegate")
@@ -211,7 +217,11 @@ def create_app(settings: Settings, core: Core | None = None) -> ASGIApp:
         version="0.1.0",
         description="Cloudflare Images-compatible API with private images behind signed URLs.",
         lifespan=lifespan,
+        docs_url=None,  # served by api_docs, from imagegate's own files
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
+    api_docs.install(api, "imagegate")
     api.state.runtime = Runtime(
         service,
         DirectUploads(service),
@@ -227,9 +237,10 @@ def create_app(settings: Settings, core: Core | None = None) -> ASGIApp:
     latency = Latency()
     registry = registry_for(service, deliverer, latency)
 
-    @api.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    api.add_api_route(
+        "/metrics", metrics_endpoint(registry, token), methods=["GET"], include_in_schema=False
+    )
 
     api.mount("/dashboard", create_dashboard(settings, service, deliverer, offload))
     routes = [*api.routes, *(route for router in routers for route in router.routes)]
@@ -297,6 +308,5 @@ def _install_health(api: FastAPI, service: Service, offload: Offload) -> None:
 
 def app_from_env() -> ASGIApp:
     """Factory for servers started with an import string (granian, uvicorn --factory)."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
-    logging.getLogger("pyvips").setLevel(logging.WARNING)  # it narrates every operation
+    configure_logging()
     return create_app(Settings())

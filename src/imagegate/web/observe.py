@@ -1,44 +1,53 @@
-"""Metrics and access logs.
+"""Metrics (behind a bearer token) and access logs.
 
 Counting on the hot path costs a dictionary increment: the delivery and management code keep
 plain counters, and a Prometheus collector reads them only when ``/metrics`` is scraped.
 Request latency goes into fixed buckets by a bisect. Every response that lacks it gets
 ``X-Content-Type-Options: nosniff``. Access logs are one JSON object per
-request on the ``imagegate.access`` logger, with secrets redacted: the ``sig`` of a signed
-URL, the secret of a direct-upload URL. Each worker process counts for itself.
+request on the ``imagegate.access`` logger, with secrets redacted (:mod:`imagegate.redaction`):
+credential-named query parameters such as the ``sig`` of a signed URL or a ``token``, and the
+secret of a direct-upload URL; every other log line of a server goes through a redacting
+formatter. Each worker process counts for itself.
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
+import hmac
 import json
 import logging
-import re
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from imagegate.redaction import RedactingFormatter, redact_path, redact_query
 from imagegate.service import Service
 from imagegate.serving import Deliverer
+from imagegate.web.errors import api_error_response
 
 access_log = logging.getLogger("imagegate.access")
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-_SIG = re.compile(rb"(^|[&;])sig=[^&;]*")
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
-_UPLOAD_SECRET = re.compile(r"^/upload/[^/]+")
+LOG_FORMAT = "%(levelname)s %(name)s %(message)s"
 
 
-def redact_query(query: bytes) -> str:
-    return _SIG.sub(rb"\1sig=REDACTED", query).decode("latin-1")
-
-
-def redact_path(path: str) -> str:
-    return _UPLOAD_SECRET.sub("/upload/REDACTED", path)
+def configure_logging() -> None:
+    """Logs for a server process: INFO to stderr, every line but the access log's (redacted
+    field by field as it is written) passed through :class:`RedactingFormatter`."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    formatter = RedactingFormatter(LOG_FORMAT, skip=(access_log.name,))
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter)
+    logging.getLogger("pyvips").setLevel(logging.WARNING)  # it narrates every operation
 
 
 class Latency:
@@ -115,6 +124,35 @@ def registry_for(service: Service, deliverer: Deliverer, latency: Latency) -> Co
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ImagegateCollector(service, deliverer, latency))
     return registry
+
+
+def metrics_endpoint(
+    registry: CollectorRegistry, token: str | None
+) -> Callable[[Request], Awaitable[Response]]:
+    """``GET /metrics``: the Prometheus text, only to a request that carries
+    ``Authorization: Bearer <IMAGEGATE_METRICS_TOKEN>``. Without that setting it is off for
+    everyone (403); a missing or wrong token gets 401. The metrics name signing keys and
+    show traffic, so they are no one's business but the operator's."""
+    expected = None if token is None else hashlib.sha256(token.encode("utf-8")).digest()
+
+    async def metrics(request: Request) -> Response:
+        if expected is None:
+            return api_error_response(
+                403, 10000, "Metrics are off: the server has no IMAGEGATE_METRICS_TOKEN"
+            )
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        digest = hashlib.sha256(given.strip().encode("utf-8", "replace")).digest()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(digest, expected):
+            refused = api_error_response(401, 10000, "Authentication error")
+            refused.headers["WWW-Authenticate"] = 'Bearer realm="imagegate metrics"'
+            return refused
+        return Response(
+            generate_latest(registry),
+            media_type=CONTENT_TYPE_LATEST,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    return metrics
 
 
 class Observed:

@@ -1,5 +1,6 @@
 // imagegate dashboard: small progressive enhancements. Every page works without this file;
-// with it, uploads show per-file progress, copy buttons copy, and previews follow the form.
+// with it, uploads show per-file progress and appear in the list as they finish, copy
+// buttons copy, and previews follow the form.
 "use strict";
 
 (function () {
@@ -105,7 +106,41 @@
       let text = `${finished} of ${total} file${total === 1 ? "" : "s"} finished`;
       if (failed) text += `, ${failed} failed`;
       status.textContent = text + ".";
-      if (finished === total && succeeded > 0) done.hidden = false;
+    }
+
+    // The list below is the server's: fetch this page again and put its list (and its
+    // count) in place of ours, once per burst of finished uploads. If that fails (the
+    // session ended, the network went), the link to reload the page is shown instead.
+    const listing = document.querySelector("[data-image-list]");
+    const shown = document.querySelector("[data-upload-shown]");
+    let refreshing = null, again = false;
+
+    async function refreshList() {
+      if (!listing) { done.hidden = false; return; }
+      if (refreshing) { again = true; return; }
+      refreshing = (async () => {
+        do {
+          again = false;
+          try {
+            const answer = await fetch(window.location.href, {
+              credentials: "same-origin", cache: "no-store", headers: { Accept: "text/html" },
+            });
+            const page = new DOMParser().parseFromString(await answer.text(), "text/html");
+            const fresh = answer.ok ? page.querySelector("[data-image-list]") : null;
+            if (!fresh) throw new Error("no list in the answer");
+            listing.replaceChildren(...Array.from(fresh.childNodes, (n) => document.importNode(n, true)));
+            const held = page.querySelector("[data-held]"), ours = document.querySelector("[data-held]");
+            if (held && ours) ours.textContent = held.textContent;
+            done.hidden = true;
+            if (shown) shown.hidden = false;
+          } catch (_) {
+            done.hidden = false;
+            if (shown) shown.hidden = true;
+            again = false;
+          }
+        } while (again);
+        refreshing = null;
+      })();
     }
 
     function row(file) {
@@ -133,6 +168,7 @@
       if (ok) { item.bar.value = 100; succeeded += 1; } else { failed += 1; }
       running -= 1;
       summary();
+      if (ok) refreshList();
       pump();
     }
 
@@ -190,6 +226,7 @@
         queue.push(item);
       }
       done.hidden = true;
+      if (shown) shown.hidden = true;
       summary();
       pump();
     }
