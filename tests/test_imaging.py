@@ -207,10 +207,10 @@ def test_probe_refuses_unsupported(data: bytes) -> None:
 )
 def test_probe_refuses_oversize_from_header_alone(width: int, height: int) -> None:
     # The IDAT is empty: decoding pixels would fail with CorruptImage, not ImageTooLarge.
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(ImageTooLarge):
         probe(png_header(width, height))
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
 
 
 def test_probe_reads_100_megapixels_without_decoding() -> None:

@@ -204,18 +204,20 @@ REFUSED = {
 
 @pytest.mark.parametrize("name", list(REFUSED))
 def test_refused(name: str) -> None:
-    started = time.perf_counter()
+    # CPU time of this process, not wall time: a loaded machine must not fail the bound,
+    # which is there to catch work that grows without limit (entity expansion, deep trees).
+    started = time.process_time()
     with pytest.raises(CorruptImage):
         sanitize(REFUSED[name].encode())
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 5.0
 
 
 def test_refuses_over_10_mb_without_parsing() -> None:
     data = document("<!--" + "x" * (10 * 1024 * 1024) + "-->")
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(CorruptImage):
         sanitize(data)
-    assert time.perf_counter() - started < 0.1
+    assert time.process_time() - started < 0.5
 
 
 def test_deep_but_within_bounds_is_fine() -> None:

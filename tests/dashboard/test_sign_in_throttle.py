@@ -232,6 +232,12 @@ def test_a_spread_flood_on_the_password_is_throttled_and_healthz_stays_fast(
     """Guesses from 30 addresses: the admin password's own budget stops them, every refusal
     is a 429 with Retry-After, and /healthz answers quickly all along."""
     srv = behind_proxy
+    with httpx.Client(base_url=srv.base_url, timeout=10) as client:
+        quiet = []
+        for _ in range(10):
+            start = time.perf_counter()
+            assert client.get("/healthz").status_code == 200
+            quiet.append(time.perf_counter() - start)
     latencies: list[float] = []
     done = threading.Event()
 
@@ -256,8 +262,10 @@ def test_a_spread_flood_on_the_password_is_throttled_and_healthz_stays_fast(
         watcher.join(timeout=20)
     failures_allowed(answers, ADMIN, elapsed)
     assert len(latencies) >= 5
-    assert statistics.median(latencies) < 0.05, latencies
-    assert max(latencies) < 1.0, latencies
+    # Relative to the same server when quiet, with room for a loaded machine: a flood that
+    # took the I/O threads would hold /healthz for whole scrypt queues (seconds).
+    assert statistics.median(latencies) < max(0.1, 10 * statistics.median(quiet)), latencies
+    assert max(latencies) < 3.0, latencies
     # A token sign-in (another target) from a fresh address still works.
     ok = attempt(srv, {"X-Forwarded-For": "192.0.2.99"}, token=srv.api_token)
     assert ok.status_code == 303
