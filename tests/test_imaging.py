@@ -449,7 +449,8 @@ def test_encodes_each_output(big_jpeg: bytes, output: Format) -> None:
         (Format.AVIF, None, Format.JPEG),
         (Format.PNG, None, Format.PNG),
         (Format.WEBP, None, Format.WEBP),
-        (Format.SVG, Format.JPEG, Format.SVG),
+        (Format.SVG, Format.JPEG, Format.JPEG),  # resized: rasterised
+        (Format.SVG, None, Format.PNG),
     ],
 )
 def test_default_output_format(
@@ -458,15 +459,56 @@ def test_default_output_format(
     assert render(samples[source], source, VariantOptions(width=60), output).format is expected
 
 
-def test_svg_sanitised_never_resized() -> None:
+def test_svg_at_its_own_size_is_only_sanitised() -> None:
     hostile = SVG.replace(b"<rect", b'<script>alert(1)</script><rect onclick="alert(2)"')
-    result = render(hostile, Format.SVG, VariantOptions(fit=CV, width=10, height=10, dpr=2))
+    result = render(hostile, Format.SVG, VariantOptions(width=200, height=200))
     assert (result.format, result.width, result.height) == (Format.SVG, 120, 80)
     root = ET.fromstring(result.data)
     assert [child.tag.rpartition("}")[2] for child in root] == ["rect"]
     assert root[0].attrib == {"width": "120", "height": "80", "fill": "red"}
     assert b"alert" not in result.data and b"<!--" not in result.data
     assert probe(result.data) == Probe(Format.SVG, 120, 80, 1)
+
+
+SVG_TRANSFORMS = [
+    (VariantOptions(fit=CV, width=10, height=10, dpr=2), (20, 20)),
+    (VariantOptions(width=60), (60, 40)),
+    (VariantOptions(fit=C, width=240), (240, 160)),  # even enlarging draws pixels
+    (VariantOptions(blur=10), (120, 80)),
+    (VariantOptions(sharpen=2), (120, 80)),
+    (VariantOptions(format=OutputFormat.PNG), (120, 80)),
+]
+
+
+@pytest.mark.parametrize(("options", "size"), SVG_TRANSFORMS, ids=repr)
+def test_svg_is_rasterised_when_the_options_transform_it(
+    options: VariantOptions, size: tuple[int, int]
+) -> None:
+    """A variant that resizes, blurs or names a raster format never hands out the drawing."""
+    result = render(SVG, Format.SVG, options)
+    assert result.format is Format.PNG
+    assert probe(result.data) == Probe(Format.PNG, *size, 1)
+    assert near(load(result.data)(size[0] // 2, size[1] // 2), (255, 0, 0))
+    with pytest.raises(UnsupportedFormat):
+        render(SVG, Format.SVG, options, Format.SVG)
+
+
+SVG_WITH_METADATA = SVG.replace(
+    b"<rect",
+    b"<metadata>Jane Doe, 51.5N 0.12W</metadata><title>Logo</title><rect",
+)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "kept"),
+    [(MetadataMode.KEEP, True), (MetadataMode.COPYRIGHT, False), (MetadataMode.NONE, False)],
+)
+def test_svg_metadata_element_only_under_keep(metadata: MetadataMode, kept: bool) -> None:
+    result = render(SVG_WITH_METADATA, Format.SVG, VariantOptions(metadata=metadata))
+    assert result.format is Format.SVG
+    tags = [child.tag.rpartition("}")[2] for child in ET.fromstring(result.data)]
+    assert ("metadata" in tags) is kept and "title" in tags
+    assert (b"Jane Doe" in result.data) is kept
 
 
 @pytest.mark.parametrize(
@@ -775,35 +817,28 @@ def test_anim_false_keeps_the_first_frame(
 
 
 # gif2 is 120x80 x 2 frames = 19,200 pixels of animation.
-# (area limit, anim, output, expected format, frame size, frames, untouched?)
+# (area limit, anim, output, frames)
 ANIMATION_LIMIT = [
-    (19_199, True, Format.GIF, Format.GIF, (120, 80), 2, True),
-    (19_199, True, Format.WEBP, Format.GIF, (120, 80), 2, True),  # not even re-encoded
-    (19_199, False, Format.GIF, Format.GIF, (30, 30), 1, False),  # one frame: cheap, resized
-    (19_199, True, Format.PNG, Format.PNG, (30, 30), 1, False),  # a still: first frame
-    (19_200, True, Format.GIF, Format.GIF, (30, 30), 2, False),  # at the limit: resized
+    (19_199, True, Format.GIF, 1),  # over the limit: the first frame, transformed
+    (19_199, True, Format.WEBP, 1),
+    (19_199, False, Format.GIF, 1),
+    (19_199, True, Format.PNG, 1),
+    (19_200, True, Format.GIF, 2),  # at the limit: every frame
+    (19_200, True, Format.WEBP, 2),
 ]
 
 
-@pytest.mark.parametrize(
-    ("limit", "anim", "output", "fmt", "size", "frames", "untouched"), ANIMATION_LIMIT
-)
-def test_big_animations_are_delivered_untransformed(
-    gif2: bytes,
-    limit: int,
-    anim: bool,
-    output: Format,
-    fmt: Format,
-    size: tuple[int, int],
-    frames: int,
-    untouched: bool,
+@pytest.mark.parametrize(("limit", "anim", "output", "frames"), ANIMATION_LIMIT)
+def test_big_animations_are_transformed_from_their_first_frame(
+    gif2: bytes, limit: int, anim: bool, output: Format, frames: int
 ) -> None:
+    """Never the original: over the animation limit, the options still shape the output."""
     options = VariantOptions(fit=CV, width=30, height=30, blur=4, anim=anim)
     limits = Limits(max_animation_pixels=limit)
     result = render(gif2, Format.GIF, options, output, limits=limits)
-    assert (result.format, (result.width, result.height)) == (fmt, size)
-    assert probe(result.data) == Probe(fmt, *size, frames)
-    assert (result.data == gif2) is untouched  # the original bytes, not a re-encode
+    assert (result.format, (result.width, result.height)) == (output, (30, 30))
+    assert probe(result.data) == Probe(output, 30, 30, frames)
+    assert near(load(result.data)(15, 15), RED)
 
 
 def test_animation_over_the_pixel_limit_is_still_refused(gif2: bytes) -> None:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from imagegate.models import Fit, VariantOptions
+from imagegate.models import Fit, Format, MetadataMode, OutputFormat, VariantOptions
 from imagegate.render_plan import (
     Geometry,
     Sharpen,
@@ -16,6 +16,8 @@ from imagegate.render_plan import (
     effective_dpr,
     encoder_quality,
     focal_point,
+    keeps_vector,
+    may_animate,
     plan_geometry,
     progressive_jpeg,
     sharpen_settings,
@@ -172,3 +174,34 @@ def test_avif_quality_is_monotonic_and_in_range() -> None:
 )
 def test_progressive_jpeg(width: int, height: int, baseline: bool, progressive: bool) -> None:
     assert progressive_jpeg(width, height, baseline) is progressive
+
+
+# (size, options, served as SVG?)
+VECTOR_TABLE = [
+    ((120, 80), VariantOptions(), True),
+    ((120, 80), VariantOptions(width=12000, height=12000), True),  # the public variant
+    ((120, 80), VariantOptions(fit=CR, width=500, height=500), True),  # crop never enlarges
+    ((120, 80), VariantOptions(width=60), False),
+    ((120, 80), VariantOptions(fit=C, width=240), False),  # larger is a raster too
+    ((120, 80), VariantOptions(fit=CV, width=120, height=80), True),  # its own size
+    ((120, 80), VariantOptions(fit=P, width=120, height=120), False),  # a border
+    ((120, 80), VariantOptions(width=100, dpr=2), True),  # 200 wide: scale-down keeps 120
+    ((120, 80), VariantOptions(blur=1), False),
+    ((120, 80), VariantOptions(sharpen=1), False),
+    ((120, 80), VariantOptions(format=OutputFormat.PNG), False),
+    ((120, 80), VariantOptions(metadata=MetadataMode.NONE, quality=10), True),
+]
+
+
+@pytest.mark.parametrize(("size", "options", "expected"), VECTOR_TABLE, ids=repr)
+def test_keeps_vector(size: tuple[int, int], options: VariantOptions, expected: bool) -> None:
+    assert keeps_vector(*size, options) is expected
+
+
+@pytest.mark.parametrize("source", list(Format))
+@pytest.mark.parametrize("output", list(Format))
+@pytest.mark.parametrize("anim", [True, False])
+def test_may_animate(source: Format, output: Format, anim: bool) -> None:
+    animated = {Format.GIF, Format.WEBP}
+    expected = anim and source in animated and output in animated
+    assert may_animate(source, output, VariantOptions(anim=anim)) is expected

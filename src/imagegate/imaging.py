@@ -7,7 +7,7 @@ Two entry points, both synchronous (callers run them in a worker thread):
   must also pass the sanitiser's parse (:mod:`imagegate.svg`), so a hostile one is refused.
 - :func:`render` runs a pipeline of steps over a :class:`_Job`: shrink-on-load resize, sRGB,
   crop (gravity), sharpen/blur, pad, flatten, metadata, encode. The caller picks the output
-  format; SVG is never resized, only sanitised.
+  format.
 
 The numbers come from the pure :mod:`imagegate.render_plan`; libvips only executes them:
 
@@ -24,8 +24,13 @@ The numbers come from the pure :mod:`imagegate.render_plan`; libvips only execut
   ``XxY`` centres it on that point, clamped to the image. ``pad`` ignores gravity.
 - JPEG is progressive, but baseline for ``baseline`` (``format=baseline-jpeg``) and for
   outputs under 50x50 or over 3000x3000 pixels in area.
-- ``anim=false`` keeps the first frame only. An animation kept whole whose frames sum to
-  over ``Limits.max_animation_pixels`` (50 MP) is returned as the original bytes, untouched.
+- ``anim=false`` keeps the first frame only, and so does an animation whose frames sum to
+  over ``Limits.max_animation_pixels`` (50 MP): where Cloudflare serves such an animation
+  untransformed, imagegate never hands out bytes the options did not make (a 16 px blurred
+  preview of a private animation must not be the animation itself).
+- An SVG is served as SVG (sanitised, ``<metadata>`` dropped unless ``metadata=keep``)
+  only when the options keep its size and ask for no filter or raster format; otherwise the
+  sanitised drawing is rasterised like any other image.
 
 Every ``pyvips.Error`` is turned into :class:`~imagegate.errors.CorruptImage`.
 """
@@ -49,6 +54,8 @@ from imagegate.render_plan import (
     crop_window,
     encoder_quality,
     focal_point,
+    keeps_vector,
+    may_animate,
     parse_colour,
     plan_geometry,
     progressive_jpeg,
@@ -81,7 +88,7 @@ class Probe:
 class Limits:
     max_side: int = 12000
     max_pixels: int = 100_000_000  # summed over all frames of an animation
-    max_animation_pixels: int = 50_000_000  # above: an animation is served untransformed
+    max_animation_pixels: int = 50_000_000  # above: only the first frame is rendered
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +149,6 @@ def _check_limits(width: int, height: int, frames: int, limits: Limits) -> None:
 # --- Render pipeline --------------------------------------------------------------------------
 
 _OUTPUTS = frozenset({Format.JPEG, Format.PNG, Format.GIF, Format.WEBP, Format.AVIF})
-_ANIMATED = frozenset({Format.GIF, Format.WEBP})
 _PREVIEW = 400  # side of the preview that auto gravity studies
 
 
@@ -172,11 +178,16 @@ def render(
 ) -> Rendered:
     """Resize ``data`` (stored as ``source``) per ``options`` and encode it as ``output``.
 
-    ``output`` None keeps the source format (HEIC and AVIF sources become JPEG). ``baseline``
-    (or ``options.format`` ``baseline-jpeg``) makes JPEG non-progressive. An SVG comes back
-    sanitised and never resized. ``limits`` bound the source, the resized image and the
-    output, frames included; an animation kept whole that is over
-    ``limits.max_animation_pixels`` comes back as the original bytes.
+    ``output`` None keeps the source format (HEIC and AVIF sources become JPEG; an SVG stays
+    SVG if the options allow it, else becomes PNG). ``baseline`` (or ``options.format``
+    ``baseline-jpeg``) makes JPEG non-progressive. ``limits`` bound the source, the resized
+    image and the output, frames included.
+
+    What comes back is always made by the options, in ``output``: never the original. An SVG
+    is sanitised and served as SVG only when :func:`keeps_vector` says the options allow it
+    (asking for SVG otherwise is an :class:`UnsupportedFormat`), else rasterised. An
+    animation whose frames sum to over ``limits.max_animation_pixels`` is rendered from its
+    first frame.
     """
     detected = detect_format(data)
     if detected is None:
@@ -184,17 +195,23 @@ def render(
     if detected is not source:
         raise CorruptImage(f"The image is {detected.value}, not {source.value}")
     if source is Format.SVG:
-        clean = svg.sanitize(data)
-        header = _probe_header(clean, source)
-        return Rendered(clean, Format.SVG, header.width, header.height)
-    header = _probe_header(data, source)
-    _check_limits(header.width, header.height, header.frames, limits)
-    out = output or (Format.JPEG if source in (Format.HEIC, Format.AVIF) else source)
+        data = svg.sanitize(data, keep_metadata=options.metadata is MetadataMode.KEEP)
+        header = _probe_header(data, source)
+        vector = keeps_vector(header.width, header.height, options)
+        if output is Format.SVG or (output is None and vector):
+            if not vector:
+                raise UnsupportedFormat("An SVG is served as SVG only at its own size")
+            return Rendered(data, Format.SVG, header.width, header.height)
+        output = output or Format.PNG
+    else:
+        header = _probe_header(data, source)
+        _check_limits(header.width, header.height, header.frames, limits)
+    out = output or _DEFAULT_OUTPUT.get(source, source)
     if out not in _OUTPUTS:
         raise UnsupportedFormat(f"Cannot encode {out.value}")
-    animated = options.anim and header.frames > 1 and source in _ANIMATED and out in _ANIMATED
+    animated = may_animate(source, out, options) and header.frames > 1
     if animated and header.width * header.height * header.frames > limits.max_animation_pixels:
-        return Rendered(data, source, header.width, header.height)
+        animated = False  # too many pixels to transform every frame: the first one only
     geometry = plan_geometry(header.width, header.height, options)
     frames = header.frames if animated else 1
     _check_limits(geometry.scaled_width, geometry.scaled_height, frames, limits)
@@ -210,6 +227,9 @@ def render(
     except pyvips.Error as exc:
         raise CorruptImage() from exc
     return Rendered(encoded, out, geometry.width, geometry.height)
+
+
+_DEFAULT_OUTPUT = {Format.HEIC: Format.JPEG, Format.AVIF: Format.JPEG}
 
 
 def _resize(job: _Job) -> None:

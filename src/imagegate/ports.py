@@ -246,11 +246,13 @@ class ImageProcessor(Protocol):
         """Render a variant of ``data`` (stored as ``source``) encoded as ``output``, which the
         caller has negotiated; ``options.format`` ``baseline-jpeg`` makes JPEG non-progressive.
 
-        Returns the bytes and their real format, which differs from ``output`` in two cases:
-        an SVG is only sanitised, never resized or converted (format SVG), and an animation
-        over the animation-area limit is returned untouched (the source format). Raises
+        Returns the bytes and their format, which is always ``output``: the bytes are made
+        by the options, never the original passed through (an SVG asked for as SVG is only
+        sanitised, and only when the options keep its size and ask for no filter; an
+        animation over the animation-area limit is rendered from its first frame). Raises
         ``CorruptImage`` if the image cannot be decoded, ``ImageTooLarge`` if the result
-        would be over the pixel limits, ``UnsupportedFormat`` if ``output`` cannot be encoded.
+        would be over the pixel limits, ``UnsupportedFormat`` if ``output`` cannot be encoded
+        (or is SVG for options that transform the drawing).
         """
 
 

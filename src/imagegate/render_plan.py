@@ -1,5 +1,6 @@
 """The arithmetic of rendering, kept pure so it can be tested by tables: fit geometry (with
-``dpr``), crop windows from ``gravity``, filter strengths and encoder settings.
+``dpr``), crop windows from ``gravity``, filter strengths, encoder settings, and when an
+original keeps its own form (an SVG served as SVG, an animation kept whole).
 
 :mod:`imagegate.imaging` asks these functions what to do and has libvips do it. Option
 values are validated by the options parser; out-of-range or odd values are clamped here so
@@ -13,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from imagegate.errors import BadRequest
-from imagegate.models import Fit, VariantOptions
+from imagegate.models import Fit, Format, OutputFormat, VariantOptions
 
 MAX_DPR = 2.0
 MAX_SHARPEN = 10.0
@@ -179,3 +180,27 @@ def parse_colour(value: str) -> tuple[int, int, int]:
         digits = "".join(c * 2 for c in digits)
     r, g, b = (int(digits[i : i + 2], 16) for i in (0, 2, 4))
     return r, g, b
+
+
+# --- what an original keeps ---------------------------------------------------------------------
+
+_ANIMATED = frozenset({Format.GIF, Format.WEBP})
+
+
+def may_animate(source: Format, output: Format, options: VariantOptions) -> bool:
+    """Whether a render may keep the frames of an animation: ``anim`` on, and both the
+    original and the output are formats that animate (GIF, WebP)."""
+    return options.anim and source in _ANIMATED and output in _ANIMATED
+
+
+def keeps_vector(width: int, height: int, options: VariantOptions) -> bool:
+    """Whether an SVG of ``width`` x ``height`` may be served as the (sanitised) SVG itself.
+
+    Only when the options ask for nothing a vector copy would not honour: the same size
+    (``scale-down`` to a box it fits in, or no box), no blur or sharpen, no raster format.
+    Anything else is rasterised, so a small or blurred variant never hands out the drawing.
+    """
+    if options.format is not OutputFormat.AUTO or options.blur > 0 or options.sharpen > 0:
+        return False
+    g = plan_geometry(width, height, options)
+    return (g.scaled_width, g.scaled_height, g.width, g.height) == (width, height) * 2

@@ -29,7 +29,7 @@ from imagegate.errors import (
 )
 from imagegate.http_cache import cache_control, etag_for
 from imagegate.keyseal import KeySeal
-from imagegate.models import Account, Image, Variant, VariantOptions
+from imagegate.models import Account, Format, Image, Variant, VariantOptions
 from imagegate.ports import (
     BlobStore,
     CacheKey,
@@ -38,6 +38,7 @@ from imagegate.ports import (
     MetadataStore,
     VariantCache,
 )
+from imagegate.render_plan import keeps_vector
 from imagegate.signing import Outcome, Policy, verify
 from imagegate.urls import BadDeliveryPath, DeliveryPath, parse_delivery_path
 from imagegate.variants import (
@@ -51,6 +52,9 @@ from imagegate.variants import (
 
 log = logging.getLogger("imagegate.delivery")
 FLEXIBLE = "_flex"
+#: Part of every cache key: raised whenever what a render produces changes, so no entry a
+#: previous version wrote (such as an animation it passed through untouched) is served.
+RENDER_VERSION = "2"
 
 
 class Caches:
@@ -213,8 +217,11 @@ class Deliverer:
         if image.format is None:
             raise DeliveryNotFound()
         options = variant.options
+        source = image.format
+        if source is Format.SVG and not keeps_vector(image.width, image.height, options):
+            source = Format.PNG  # rasterised, then negotiated like any PNG
         side = output_side(image.width, image.height, options)
-        output = choose_output(options.format, accept, image.format, side, self.avif_max_side)
+        output = choose_output(options.format, accept, source, side, self.avif_max_side)
         digest = _render_digest(image, options, output, image.require_signed_urls)
         key = CacheKey(
             authorized.account.id, ids.image_digest(image.id), variant.name, digest, output.format
@@ -267,9 +274,12 @@ class Deliverer:
             self.caches.forget_metadata()
             raise DeliveryNotFound() from None
         assert image.format is not None  # checked by plan()
-        data, _fmt = self.processor.render(
+        data, fmt = self.processor.render(
             source, image.format, plan.authorized.variant.options, plan.output.format
         )
+        if fmt is not plan.output.format:  # never serve bytes that are not the planned render
+            log.error("render gave %s for a planned %s", fmt.value, plan.output.format.value)
+            raise ImagegateError()
         self.caches.memory.put(plan.key, data)
         try:
             self.caches.variants.put(plan.key, data)
@@ -302,6 +312,7 @@ def _digest(sha256: str, blob_key: str, private: bool, options: VariantOptions, 
     """Memoised: a pure function of its arguments, asked the same question on every hit."""
     token = "|".join(
         (
+            RENDER_VERSION,
             sha256,
             blob_key,
             "private" if private else "public",

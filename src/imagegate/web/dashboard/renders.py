@@ -17,7 +17,6 @@ from starlette.routing import BaseRoute, Route
 
 from imagegate.errors import BadRequest, ImagegateError, Overloaded
 from imagegate.http_cache import etag_matches
-from imagegate.image_bytes import detect_format
 from imagegate.models import Account, Fit, Image, MetadataMode, Variant, VariantOptions
 from imagegate.serving import Authorized, Plan
 from imagegate.web.dashboard.base import Dash, NoAccount, SignInRequired
@@ -115,9 +114,8 @@ class Renders:
             return _plain(503, "Busy; retry shortly", {"Retry-After": "1"})
         except ImagegateError as exc:
             return _plain(exc.status, exc.message)
-        media_type = (detect_format(data) or plan.output.format).media_type
         body = b"" if request.method == "HEAD" else data
-        return Response(body, media_type=media_type, headers=headers)
+        return Response(body, media_type=plan.output.format.media_type, headers=headers)
 
     async def _bytes(self, plan: Plan) -> bytes:
         d = self.deliverer
