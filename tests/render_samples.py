@@ -44,8 +44,9 @@ def animation(width: int, height: int, frames: int) -> pyvips.Image:
     return strip
 
 
-def located(image: pyvips.Image, *, exif: bool = True, xmp: bool = True) -> pyvips.Image:
-    """``image`` with a camera, a copyright, GPS coordinates in EXIF and in XMP."""
+def located(image: pyvips.Image, *, exif: bool = True, xmp: bytes | None = XMP_GPS) -> pyvips.Image:
+    """``image`` with a camera, a copyright, GPS coordinates in EXIF and ``xmp`` (by default
+    an XMP packet with GPS coordinates too)."""
     image = image.copy()
     if exif:
         for name, value in {
@@ -57,8 +58,8 @@ def located(image: pyvips.Image, *, exif: bool = True, xmp: bool = True) -> pyvi
             "exif-ifd3-GPSLongitude": LONGITUDE,
         }.items():
             image.set_type(pyvips.GValue.gstr_type, name, value)
-    if xmp:
-        image.set_type(pyvips.GValue.blob_type, "xmp-data", XMP_GPS)
+    if xmp is not None:
+        image.set_type(pyvips.GValue.blob_type, "xmp-data", xmp)
     return image
 
 
@@ -93,3 +94,18 @@ def has_gps(data: bytes) -> bool:
 def frames_of(data: bytes) -> int:
     image = pyvips.Image.new_from_buffer(data, "")
     return int(image.get("n-pages")) if image.get_typeof("n-pages") else 1
+
+
+def heic_branded(avif: bytes) -> bytes:
+    """An AVIF file re-branded ``heic``: this libvips cannot encode HEVC, and a HEIF file is
+    read by the same loader whatever its codec, so this stands in for a phone's HEIC."""
+    size = int.from_bytes(avif[:4], "big")
+    return avif[:8] + b"heic" + avif[12:size].replace(b"avif", b"heic") + avif[size:]
+
+
+def sources_with_gps() -> dict[str, bytes]:
+    """A 300x200 picture with EXIF GPS and XMP GPS in each format that carries both."""
+    image = located(gradient(300, 200))
+    made = {fmt: save(image, fmt) for fmt in ("jpeg", "png", "webp", "avif")}
+    made["heic"] = heic_branded(made["avif"])
+    return made

@@ -374,6 +374,25 @@ def test_exif_orientation_comes_out_upright(rotated_jpeg: bytes, metadata: Metad
     assert near(out(190, 10), RED) and near(out(10, 10), BLUE) and near(out(190, 390), BLUE)
 
 
+@pytest.mark.parametrize("keep_gps", [False, True])
+def test_a_rotated_photo_with_gps_comes_out_upright_under_keep(keep_gps: bool) -> None:
+    """Taking GPS out of the EXIF must not bring back the orientation already applied."""
+    image = solid(400, 200, BLUE).insert(solid(50, 50, RED), 0, 0).copy()
+    image.set_type(pyvips.GValue.gint_type, "orientation", 6)
+    for name, value in {
+        "exif-ifd3-GPSLatitudeRef": "N",
+        "exif-ifd3-GPSLatitude": "51/1 30/1 0/1",
+    }.items():
+        image.set_type(pyvips.GValue.gstr_type, name, value)
+    source = bytes(image.jpegsave_buffer(Q=95))
+    options = VariantOptions(metadata=MetadataMode.KEEP)
+    out = load(render(source, Format.JPEG, options, keep_gps=keep_gps).data)
+    assert (out.width, out.height) == (200, 400)
+    assert (out.get("orientation") if out.get_typeof("orientation") else 1) == 1
+    assert near(out(190, 10), RED)
+    assert bool(exif_fields(out, "exif-ifd3-GPSLatitude")) is keep_gps
+
+
 def test_orientation_applied_before_fit(rotated_jpeg: bytes) -> None:
     result = render(rotated_jpeg, Format.JPEG, VariantOptions(width=100, height=100))
     assert (result.width, result.height) == (50, 100)
@@ -399,11 +418,37 @@ def test_gps_and_camera_stripped(gps_jpeg: bytes, metadata: MetadataMode, output
     assert has_copyright is (metadata is MetadataMode.COPYRIGHT)
 
 
-def test_keep_keeps_everything(gps_jpeg: bytes) -> None:
-    result = render(gps_jpeg, Format.JPEG, VariantOptions(metadata=MetadataMode.KEEP, width=100))
+@pytest.mark.parametrize("output", [Format.JPEG, Format.PNG, Format.WEBP, Format.AVIF])
+@pytest.mark.parametrize("keep_gps", [False, True])
+def test_keep_keeps_everything_but_gps_unless_opted_in(
+    gps_jpeg: bytes, output: Format, keep_gps: bool
+) -> None:
+    options = VariantOptions(metadata=MetadataMode.KEEP, width=100)
+    result = render(gps_jpeg, Format.JPEG, options, output, keep_gps=keep_gps)
     out = load(result.data)
-    assert exif_fields(out, "exif-ifd3-GPSLatitude") and b"Canon" in result.data
-    assert b"Jane Doe" in out.get("exif-data")
+    assert bool(exif_fields(out, "exif-ifd3-GPSLatitude")) is keep_gps
+    assert b"Canon" in result.data and b"Jane Doe" in out.get("exif-data")
+
+
+def test_keep_never_keeps_the_exif_thumbnail() -> None:
+    """A thumbnail in EXIF is a picture of the original: a cropped, blurred variant that kept
+    it would give out what its options took away."""
+    thumbnail = bytes(bands(40, 30).jpegsave_buffer(Q=50))
+    make = b"Canon\x00"
+    ifd0 = struct.pack("<HHHII", 1, 0x010F, 2, len(make), 26) + struct.pack("<I", 32)
+    ifd1 = struct.pack("<HHHIIHHII", 2, 0x0201, 4, 1, 62, 0x0202, 4, 1, len(thumbnail))
+    exif = b"Exif\x00\x00II*\x00" + struct.pack("<I", 8) + ifd0 + make + ifd1
+    exif += struct.pack("<I", 0) + thumbnail
+    image = bands(300, 200).copy()
+    image.set_type(pyvips.GValue.blob_type, "exif-data", exif)
+    source = bytes(image.jpegsave_buffer())
+    assert load(source).get_typeof("jpeg-thumbnail-data")
+    for metadata in MetadataMode:
+        options = VariantOptions(fit=CV, width=50, height=50, blur=10, metadata=metadata)
+        out = render(source, Format.JPEG, options, Format.JPEG, keep_gps=True).data
+        assert thumbnail[-64:] not in out and not load(out).get_typeof("jpeg-thumbnail-data")
+    kept = render(source, Format.JPEG, VariantOptions(metadata=MetadataMode.KEEP)).data
+    assert b"Canon" in kept
 
 
 def test_copyright_mode_without_copyright_strips_all(rotated_jpeg: bytes) -> None:

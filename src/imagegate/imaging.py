@@ -45,7 +45,13 @@ import pyvips
 
 from imagegate import svg
 from imagegate.errors import CorruptImage, ImageTooLarge, UnsupportedFormat
-from imagegate.image_bytes import detect_format, exif_copyright, exif_with_copyright
+from imagegate.image_bytes import (
+    detect_format,
+    exif_copyright,
+    exif_kept,
+    exif_with_copyright,
+    mentions_location,
+)
 from imagegate.models import Format, MetadataMode, OutputFormat, VariantOptions
 from imagegate.render_plan import (
     Geometry,
@@ -163,6 +169,7 @@ class _Job:
     geometry: Geometry
     animated: bool  # frames kept: a strip of ``page-height`` tall frames
     progressive: bool  # JPEG only
+    keep_gps: bool = False  # metadata=keep may give out GPS (the account opted in)
     image: Any = None
     keep: int = 0
 
@@ -174,14 +181,16 @@ def render(
     output: Format | None = None,
     *,
     baseline: bool = False,
+    keep_gps: bool = False,
     limits: Limits = _DEFAULT_LIMITS,
 ) -> Rendered:
     """Resize ``data`` (stored as ``source``) per ``options`` and encode it as ``output``.
 
     ``output`` None keeps the source format (HEIC and AVIF sources become JPEG; an SVG stays
     SVG if the options allow it, else becomes PNG). ``baseline`` (or ``options.format``
-    ``baseline-jpeg``) makes JPEG non-progressive. ``limits`` bound the source, the resized
-    image and the output, frames included.
+    ``baseline-jpeg``) makes JPEG non-progressive. ``keep_gps`` lets ``metadata=keep`` give
+    out GPS (the account opted in). ``limits`` bound the source, the resized image and the
+    output, frames included.
 
     What comes back is always made by the options, in ``output``: never the original. An SVG
     is sanitised and served as SVG only when :func:`keeps_vector` says the options allow it
@@ -219,7 +228,7 @@ def render(
     baseline = baseline or options.format is OutputFormat.BASELINE_JPEG
     progressive = progressive_jpeg(geometry.width, geometry.height, baseline)
     background = parse_colour(options.background)
-    job = _Job(data, out, options, background, geometry, animated, progressive)
+    job = _Job(data, out, options, background, geometry, animated, progressive, keep_gps)
     try:
         for step in _STEPS:
             step(job)
@@ -328,24 +337,62 @@ def _flatten(job: _Job) -> None:
 
 
 def _metadata(job: _Job) -> None:
-    """keep: everything. copyright: only the EXIF Copyright tag, if the source had one. none:
-    nothing. GPS, camera make/model, XMP and IPTC survive only under keep."""
+    """keep: everything but the EXIF thumbnail (a picture of the original no option touched),
+    and GPS only if the account opted in (EXIF GPS, XMP or text naming GPS, a latitude or a
+    longitude). copyright: only the EXIF Copyright tag, if the source had one. none: nothing.
+    Camera make/model, XMP and IPTC survive only under keep."""
     keep = pyvips.enums.ForeignKeep
-    mode = job.options.metadata
-    if mode is MetadataMode.KEEP:
-        job.keep = keep.ALL
-        return
     image = job.image.copy()
+    if job.options.metadata is MetadataMode.KEEP:
+        _keepable(image, gps=job.keep_gps)
+        job.keep, job.image = keep.ALL, image
+        return
     exif = image.get("exif-data") if image.get_typeof("exif-data") else b""
     for name in image.get_fields():
-        if name.startswith("exif-") or name in ("xmp-data", "iptc-data"):
+        if name.startswith("exif-") or name in ("xmp-data", "iptc-data", "jpeg-thumbnail-data"):
             image.remove(name)
-    notice = exif_copyright(exif) if mode is MetadataMode.COPYRIGHT else None
+    notice = exif_copyright(exif) if job.options.metadata is MetadataMode.COPYRIGHT else None
     job.keep = keep.NONE
     if notice:
         image.set_type(pyvips.GValue.blob_type, "exif-data", exif_with_copyright(notice))
         job.keep = keep.EXIF
     job.image = image
+
+
+def _keepable(image: Any, *, gps: bool) -> None:
+    """Take out of ``image``'s metadata what ``keep`` must not give out.
+
+    libvips writes EXIF from the blob *and* the parsed ``exif-*`` fields (a tag missing
+    from either is dropped), so both are cleaned: the blob at the byte level, the fields by
+    name. Setting the blob makes libvips parse it again, bringing back fields the pipeline
+    had removed (the orientation, once applied): those are removed again.
+    """
+    exif = bytes(image.get("exif-data")) if image.get_typeof("exif-data") else b""
+    kept = exif_kept(exif, gps=gps) if exif else b""
+    if kept and kept != exif:
+        before = set(image.get_fields())
+        image.set_type(pyvips.GValue.blob_type, "exif-data", kept)
+        for name in set(image.get_fields()) - before:
+            image.remove(name)
+    for name in image.get_fields():
+        if _withheld(name, image, exif=bool(kept), gps=gps):
+            image.remove(name)
+
+
+def _withheld(name: str, image: Any, *, exif: bool, gps: bool) -> bool:
+    """Whether the metadata field ``name`` must go under ``keep`` (``exif``: some EXIF is
+    kept at all; ``gps``: the account opted in to GPS)."""
+    if name.startswith("exif-ifd1-") or name == "jpeg-thumbnail-data":
+        return True
+    if name.startswith("exif-"):
+        return not exif or (not gps and name.startswith("exif-ifd3-"))
+    if gps:
+        return False
+    if name == "xmp-data":
+        return mentions_location(bytes(image.get(name)))
+    if name.startswith("png-comment-"):
+        return mentions_location(f"{name} {image.get(name)}".encode())
+    return False
 
 
 def _unchanged(g: Geometry) -> bool:
@@ -414,12 +461,20 @@ class Processor:
         return found.format, found.width, found.height
 
     def render(
-        self, data: bytes, source: Format, options: VariantOptions, output: Format | None = None
+        self,
+        data: bytes,
+        source: Format,
+        options: VariantOptions,
+        output: Format | None = None,
+        *,
+        keep_gps: bool = False,
     ) -> tuple[bytes, Format]:
         """See :meth:`~imagegate.ports.ImageProcessor.render`. ``output`` None (same as the
         source) is kept for callers that do not negotiate a format yet."""
         baseline = options.format is OutputFormat.BASELINE_JPEG
-        done = render(data, source, options, output, baseline=baseline, limits=self.limits)
+        done = render(
+            data, source, options, output, baseline=baseline, keep_gps=keep_gps, limits=self.limits
+        )
         return done.data, done.format
 
 

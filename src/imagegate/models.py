@@ -166,6 +166,7 @@ class Account:
     flexible_variants: bool = False
     browser_ttl: int = 172800
     image_quota: int = 100000
+    keep_gps: bool = False  # metadata=keep may give out where a photo was taken
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,7 +105,8 @@ class MetadataStore(Protocol):
     def list_accounts(self) -> list[Account]: ...
 
     def update_account(self, account_id: str, **changes: Any) -> Account | None:
-        """Apply ``flexible_variants``, ``browser_ttl`` or ``image_quota``; None if no account."""
+        """Apply ``flexible_variants``, ``browser_ttl``, ``image_quota`` or ``keep_gps`` (None
+        leaves a field as it is); None if there is no such account."""
 
     def add_token(self, token: ApiToken, token_hash: str) -> None: ...
 
@@ -241,10 +242,18 @@ class ImageProcessor(Protocol):
         ``ImageTooLarge`` or ``CorruptImage``; never decodes the pixels."""
 
     def render(
-        self, data: bytes, source: Format, options: VariantOptions, output: Format
+        self,
+        data: bytes,
+        source: Format,
+        options: VariantOptions,
+        output: Format,
+        *,
+        keep_gps: bool = False,
     ) -> tuple[bytes, Format]:
         """Render a variant of ``data`` (stored as ``source``) encoded as ``output``, which the
         caller has negotiated; ``options.format`` ``baseline-jpeg`` makes JPEG non-progressive.
+        ``metadata=keep`` keeps GPS only with ``keep_gps`` (the account opted in), and never
+        the EXIF thumbnail.
 
         Returns the bytes and their format, which is always ``output``: the bytes are made
         by the options, never the original passed through (an SVG asked for as SVG is only

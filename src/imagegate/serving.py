@@ -29,7 +29,7 @@ from imagegate.errors import (
 )
 from imagegate.http_cache import cache_control, etag_for
 from imagegate.keyseal import KeySeal
-from imagegate.models import Account, Format, Image, Variant, VariantOptions
+from imagegate.models import Account, Format, Image, MetadataMode, Variant, VariantOptions
 from imagegate.ports import (
     BlobStore,
     CacheKey,
@@ -107,6 +107,7 @@ class Target:
     key: CacheKey
     etag: str
     ttl: int
+    keep_gps: bool  # metadata=keep gives out GPS: the account opted in
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,7 @@ class Plan:
     key: CacheKey
     etag: str
     cache_control: str
+    keep_gps: bool = False
 
 
 class Deliverer:
@@ -150,7 +152,7 @@ class Deliverer:
         # Memoised pure functions: the same few paths and option strings come again and again.
         self._parse = functools.lru_cache(maxsize=8192)(parse_delivery_path)
         self._flexible = functools.lru_cache(maxsize=1024)(parse_flexible)
-        self._targets: dict[tuple[int, int, str, str], Target] = {}
+        self._targets: dict[tuple[int, int, str, str, bool], Target] = {}
 
     # --- pure and cheap: on the event loop ----------------------------------------------
 
@@ -204,13 +206,13 @@ class Deliverer:
             exp=authorized.exp,
             now=int(self.clock()),
         )
-        return Plan(authorized, target.output, target.key, target.etag, control)
+        return Plan(authorized, target.output, target.key, target.etag, control, target.keep_gps)
 
     def _target(self, authorized: Authorized, accept: str) -> Target:
         """What to serve for an image, variant and ``Accept``: the same answer for every
         request until the image's metadata is read again, so it is remembered."""
-        image, variant = authorized.image, authorized.variant
-        memo = (id(image), id(variant.options), variant.name, accept)
+        image, variant, gps = authorized.image, authorized.variant, authorized.account.keep_gps
+        memo = (id(image), id(variant.options), variant.name, accept, gps)
         found = self._targets.get(memo)
         if found is not None and found.image is image and found.options is variant.options:
             return found
@@ -222,12 +224,13 @@ class Deliverer:
             source = Format.PNG  # rasterised, then negotiated like any PNG
         side = output_side(image.width, image.height, options)
         output = choose_output(options.format, accept, source, side, self.avif_max_side)
-        digest = _render_digest(image, options, output, image.require_signed_urls)
+        keep_gps = gps and options.metadata is MetadataMode.KEEP
+        digest = _render_digest(image, options, output, image.require_signed_urls, keep_gps)
         key = CacheKey(
             authorized.account.id, ids.image_digest(image.id), variant.name, digest, output.format
         )
         ttl = options.browser_ttl or authorized.account.browser_ttl
-        target = Target(image, options, output, key, etag_for(digest), ttl)
+        target = Target(image, options, output, key, etag_for(digest), ttl, keep_gps)
         if len(self._targets) >= 8192:
             self._targets.clear()
         self._targets[memo] = target
@@ -274,8 +277,9 @@ class Deliverer:
             self.caches.forget_metadata()
             raise DeliveryNotFound() from None
         assert image.format is not None  # checked by plan()
+        options = plan.authorized.variant.options
         data, fmt = self.processor.render(
-            source, image.format, plan.authorized.variant.options, plan.output.format
+            source, image.format, options, plan.output.format, keep_gps=plan.keep_gps
         )
         if fmt is not plan.output.format:  # never serve bytes that are not the planned render
             log.error("render gave %s for a planned %s", fmt.value, plan.output.format.value)
@@ -303,13 +307,19 @@ def _context_key(path: DeliveryPath) -> tuple[str, str, str | None]:
     return (path.account_hash, path.image_id, variant)
 
 
-def _render_digest(image: Image, options: VariantOptions, output: Output, private: bool) -> str:
-    return _digest(image.sha256, image.blob_key, private, options, output)
+def _render_digest(
+    image: Image, options: VariantOptions, output: Output, private: bool, keep_gps: bool
+) -> str:
+    return _digest(image.sha256, image.blob_key, private, options, output, keep_gps)
 
 
 @functools.lru_cache(maxsize=8192)
-def _digest(sha256: str, blob_key: str, private: bool, options: VariantOptions, out: Output) -> str:
-    """Memoised: a pure function of its arguments, asked the same question on every hit."""
+def _digest(
+    sha256: str, blob_key: str, private: bool, options: VariantOptions, out: Output, gps: bool
+) -> str:
+    """Memoised: a pure function of its arguments, asked the same question on every hit.
+    ``gps`` (a keep variant of an account that opted in to GPS) names other bytes, so
+    flipping the opt-in never serves a copy made under the other setting."""
     token = "|".join(
         (
             RENDER_VERSION,
@@ -319,6 +329,7 @@ def _digest(sha256: str, blob_key: str, private: bool, options: VariantOptions, 
             options.cache_token(),
             out.format.value,
             "baseline" if out.baseline else "",
+            "gps" if gps else "",
         )
     )
     return hashlib.sha256(token.encode("utf-8")).hexdigest()

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from imagegate.errors import BadRequest
-from imagegate.models import Variant, VariantOptions
+from imagegate.models import Account, Variant, VariantOptions
 from imagegate.web.api.common import EditAccount, ReadAccount, RuntimeDep, ok, variant_json
 from imagegate.web.api.schemas import (
     ConfigOut,
@@ -95,12 +95,23 @@ async def delete_variant(variant_id: str, account: EditAccount, rt: RuntimeDep) 
 async def patch_config(body: ConfigPatch, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
     updated = await rt.offload.io(
         lambda: rt.service.update_config(
-            account, flexible_variants=body.flexible_variants, browser_ttl=body.browser_ttl
+            account,
+            flexible_variants=body.flexible_variants,
+            browser_ttl=body.browser_ttl,
+            keep_gps=body.keep_gps,
         )
     )
-    return ok({"flexible_variants": updated.flexible_variants, "browser_ttl": updated.browser_ttl})
+    return ok(_config(updated))
 
 
 @router.get("/config", summary="Account image settings", response_model=Envelope[ConfigOut])
 async def get_config(account: ReadAccount) -> JSONResponse:
-    return ok({"flexible_variants": account.flexible_variants, "browser_ttl": account.browser_ttl})
+    return ok(_config(account))
+
+
+def _config(account: Account) -> dict[str, Any]:
+    return {
+        "flexible_variants": account.flexible_variants,
+        "browser_ttl": account.browser_ttl,
+        "keep_gps": account.keep_gps,
+    }
