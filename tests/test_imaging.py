@@ -14,7 +14,13 @@ from collections.abc import Sequence
 import pytest
 import pyvips
 
-from imagegate.errors import BadRequest, CorruptImage, ImageTooLarge, UnsupportedFormat
+from imagegate.errors import (
+    BadRequest,
+    CorruptImage,
+    ImageTooLarge,
+    RenderTimedOut,
+    UnsupportedFormat,
+)
 from imagegate.imaging import (
     Geometry,
     Limits,
@@ -635,6 +641,48 @@ def test_unencodable_output(small_jpeg: bytes, output: Format) -> None:
         render(small_jpeg, Format.JPEG, VariantOptions(), output)
 
 
+@pytest.mark.parametrize(
+    ("options", "output", "size"),
+    [
+        (VariantOptions(fit=P, width=3000, height=3000, dpr=2), Format.JPEG, (1000, 1000)),
+        (VariantOptions(fit=CV, width=4000, height=1000), Format.WEBP, (2000, 500)),
+        (VariantOptions(width=1000), Format.GIF, (244, 163)),  # a 25th of the cap a frame
+        (VariantOptions(width=100), Format.JPEG, (100, 67)),
+    ],
+)
+def test_outputs_over_the_cap_are_shrunk_to_fit(
+    small_jpeg: bytes, options: VariantOptions, output: Format, size: tuple[int, int]
+) -> None:
+    result = render(
+        small_jpeg, Format.JPEG, options, output, limits=Limits(max_output_pixels=10**6)
+    )
+    assert (result.width, result.height) == size
+    assert probe(result.data) == Probe(output, *size, 1)
+
+
+def test_the_output_cap_is_shared_by_the_frames(gif2: bytes) -> None:
+    limits = Limits(max_output_pixels=20_000)  # 2 frames of at most 10,000 pixels
+    result = render(gif2, Format.GIF, VariantOptions(fit=C, width=240), Format.WEBP, limits=limits)
+    assert probe(result.data) == Probe(Format.WEBP, 122, 81, 2)
+
+
+def test_a_render_past_its_deadline_is_stopped_and_the_processor_goes_on(big_jpeg: bytes) -> None:
+    slow = Processor(Limits(render_seconds=0.3))
+    unbounded = Processor(Limits())
+    heavy = VariantOptions(fit=P, width=3000, height=3000, dpr=2, quality=91)
+    started = time.monotonic()
+    unbounded.render(big_jpeg, Format.JPEG, heavy, Format.WEBP)
+    full = time.monotonic() - started
+    started = time.monotonic()
+    with pytest.raises(RenderTimedOut):
+        slow.render(big_jpeg, Format.JPEG, heavy, Format.WEBP)
+    stopped = time.monotonic() - started
+    assert stopped < full / 2 or stopped < 0.3 + 1.0, (stopped, full)
+    assert slow.watchdog.watching == 0
+    data, fmt = slow.render(big_jpeg, Format.JPEG, VariantOptions(width=100), Format.JPEG)
+    assert fmt is Format.JPEG and probe(data) == Probe(Format.JPEG, 100, 67, 1)
+
+
 def test_render_refuses_oversize_output(small_jpeg: bytes) -> None:
     options = VariantOptions(fit=C, width=2400, height=2400)
     with pytest.raises(ImageTooLarge):
@@ -777,6 +825,19 @@ def test_sharpen_and_blur_change_the_detail(
     ratio = detail(out) / detail(plain)
     assert low <= ratio <= high
     assert abs(out.avg() - plain.avg()) < 3  # filters move detail, not brightness
+
+
+@pytest.mark.parametrize("blur", [30, 100, 250])
+def test_a_wide_blur_on_a_reduced_copy_looks_like_the_full_one(blur: float) -> None:
+    """Blurring a reduced copy and enlarging it back gives the picture a full-size blur
+    gives (within a few levels), at a cost that no longer grows with the sigma."""
+    source = bands(1200, 800).insert(solid(300, 300, (250, 250, 250)), 450, 250)
+    data = bytes(source.jpegsave_buffer(Q=95))
+    out = load(render(data, Format.JPEG, VariantOptions(blur=blur), Format.PNG).data)
+    reference = load(bytes(source.jpegsave_buffer(Q=95))).gaussblur(blur / 2)
+    assert (out.width, out.height) == (1200, 800)
+    difference = (out.cast("float") - reference.cast("float")).abs()
+    assert difference.avg() < 3 and difference.max() < 24, (difference.avg(), difference.max())
 
 
 def test_blur_premultiplies_alpha(alpha_png: bytes) -> None:

@@ -151,3 +151,10 @@ class DeliveryNotFound(DeliveryError):
 
 class DeliveryOverloaded(DeliveryError):
     code, status, message = 9503, 503, "Service busy; retry shortly"
+
+
+class RenderTimedOut(DeliveryError):
+    """A render ran past ``IMAGEGATE_RENDER_TIMEOUT`` and was cancelled, its slot freed.
+    9422 is the code Cloudflare documented for a request taking too long to process."""
+
+    code, status, message = 9422, 503, "The image took too long to render; retry shortly"

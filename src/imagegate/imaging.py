@@ -38,13 +38,13 @@ Every ``pyvips.Error`` is turned into :class:`~imagegate.errors.CorruptImage`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyvips
 
 from imagegate import svg
-from imagegate.errors import CorruptImage, ImageTooLarge, UnsupportedFormat
+from imagegate.errors import CorruptImage, ImageTooLarge, RenderTimedOut, UnsupportedFormat
 from imagegate.image_bytes import (
     detect_format,
     exif_copyright,
@@ -53,15 +53,20 @@ from imagegate.image_bytes import (
     mentions_location,
 )
 from imagegate.models import Format, MetadataMode, OutputFormat, VariantOptions
+from imagegate.render_budget import Budget, Watchdog
 from imagegate.render_plan import (
+    Blur,
     Geometry,
     avif_quality,
+    blur_plan,
     blur_sigma,
     crop_window,
     encoder_quality,
     focal_point,
+    gif_effort,
     keeps_vector,
     may_animate,
+    output_pixel_cap,
     parse_colour,
     plan_geometry,
     progressive_jpeg,
@@ -95,6 +100,8 @@ class Limits:
     max_side: int = 12000
     max_pixels: int = 100_000_000  # summed over all frames of an animation
     max_animation_pixels: int = 50_000_000  # above: only the first frame is rendered
+    max_output_pixels: int = 25_000_000  # frames summed; a larger output is shrunk to fit
+    render_seconds: float = 0.0  # Processor: past this a render is cancelled; 0: never
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +177,7 @@ class _Job:
     animated: bool  # frames kept: a strip of ``page-height`` tall frames
     progressive: bool  # JPEG only
     keep_gps: bool = False  # metadata=keep may give out GPS (the account opted in)
+    budget: Budget = field(default_factory=Budget)
     image: Any = None
     keep: int = 0
 
@@ -183,6 +191,7 @@ def render(
     baseline: bool = False,
     keep_gps: bool = False,
     limits: Limits = _DEFAULT_LIMITS,
+    budget: Budget | None = None,
 ) -> Rendered:
     """Resize ``data`` (stored as ``source``) per ``options`` and encode it as ``output``.
 
@@ -190,7 +199,11 @@ def render(
     SVG if the options allow it, else becomes PNG). ``baseline`` (or ``options.format``
     ``baseline-jpeg``) makes JPEG non-progressive. ``keep_gps`` lets ``metadata=keep`` give
     out GPS (the account opted in). ``limits`` bound the source, the resized image and the
-    output, frames included.
+    output, frames included: past ``max_side`` or ``max_pixels`` a render is refused
+    (:class:`ImageTooLarge`); within them, an output over ``max_output_pixels`` is shrunk
+    to fit.
+    ``budget`` (from a :class:`Watchdog`, closed by the caller) cancels the render at its
+    deadline with :class:`RenderTimedOut`.
 
     What comes back is always made by the options, in ``output``: never the original. An SVG
     is sanitised and served as SVG only when :func:`keeps_vector` says the options allow it
@@ -221,19 +234,27 @@ def render(
     animated = may_animate(source, out, options) and header.frames > 1
     if animated and header.width * header.height * header.frames > limits.max_animation_pixels:
         animated = False  # too many pixels to transform every frame: the first one only
-    geometry = plan_geometry(header.width, header.height, options)
     frames = header.frames if animated else 1
-    _check_limits(geometry.scaled_width, geometry.scaled_height, frames, limits)
-    _check_limits(geometry.width, geometry.height, frames, limits)
+    asked = plan_geometry(header.width, header.height, options)  # past the limits: refused
+    _check_limits(asked.scaled_width, asked.scaled_height, frames, limits)
+    _check_limits(asked.width, asked.height, frames, limits)
+    cap = output_pixel_cap(out, frames, limits.max_output_pixels)
+    geometry = plan_geometry(header.width, header.height, options, cap)  # within: shrunk
     baseline = baseline or options.format is OutputFormat.BASELINE_JPEG
     progressive = progressive_jpeg(geometry.width, geometry.height, baseline)
     background = parse_colour(options.background)
-    job = _Job(data, out, options, background, geometry, animated, progressive, keep_gps)
+    budget = budget or Budget()
+    job = _Job(data, out, options, background, geometry, animated, progressive, keep_gps, budget)
     try:
         for step in _STEPS:
+            budget.check()
             step(job)
+        budget.check()
+        budget.watch(job.image)  # the encoder's input: the WebP encoder checks it too
         encoded: bytes = _ENCODERS[out](job)
     except pyvips.Error as exc:
+        if budget.expired:  # killed by the watchdog
+            raise RenderTimedOut() from None
         raise CorruptImage() from exc
     return Rendered(encoded, out, geometry.width, geometry.height)
 
@@ -245,8 +266,10 @@ def _resize(job: _Job) -> None:
     """Shrink-on-load to the scaled size; libvips turns the image upright on the way."""
     options = "n=-1,fail_on=error" if job.animated else "fail_on=error"
     g = job.geometry
-    job.image = pyvips.Image.thumbnail_buffer(
-        job.data, g.scaled_width, height=g.scaled_height, size="force", option_string=options
+    job.image = job.budget.watch(
+        pyvips.Image.thumbnail_buffer(
+            job.data, g.scaled_width, height=g.scaled_height, size="force", option_string=options
+        )
     )
 
 
@@ -285,8 +308,10 @@ def _attention(job: _Job) -> tuple[float, float]:
     """
     g = job.geometry
     preview = _srgb(
-        pyvips.Image.thumbnail_buffer(
-            job.data, _PREVIEW, height=_PREVIEW, size="down", option_string="fail_on=error"
+        job.budget.watch(
+            pyvips.Image.thumbnail_buffer(
+                job.data, _PREVIEW, height=_PREVIEW, size="down", option_string="fail_on=error"
+            )
         )
     )
     width = min(preview.width, max(1, round(g.width * preview.width / g.scaled_width)))
@@ -300,22 +325,33 @@ def _attention(job: _Job) -> tuple[float, float]:
 def _filters(job: _Job) -> None:
     """``sharpen`` then ``blur``, on the cropped image and before any padding."""
     sharpen = sharpen_settings(job.options.sharpen)
-    sigma = blur_sigma(job.options.blur)
-    if sharpen is None and sigma is None:
+    amount = job.options.blur
+    if sharpen is None and blur_sigma(amount) is None:
         return
 
     def apply(frame: Any) -> Any:
         if sharpen is not None:
             frame = frame.sharpen(sigma=sharpen.sigma, m1=sharpen.m1, m2=sharpen.m2)
-        if sigma is not None:
+        blur = blur_plan(amount, frame.width, frame.height)
+        if blur is not None:
             if frame.hasalpha():
-                blurred = frame.premultiply().gaussblur(sigma).unpremultiply()
+                blurred = _blur(frame.premultiply(), blur).unpremultiply()
                 frame = blurred.cast("uchar").copy(interpretation="srgb")
             else:
-                frame = frame.gaussblur(sigma)
+                frame = _blur(frame, blur)
         return frame
 
     job.image = _per_frame(job, apply)
+
+
+def _blur(frame: Any, blur: Blur) -> Any:
+    """A gaussian blur, on a reduced copy enlarged back when ``blur.shrink`` says so."""
+    if blur.shrink <= 1:
+        return frame.gaussblur(blur.sigma)
+    width, height = frame.width, frame.height
+    small = frame.resize(1 / blur.shrink).gaussblur(blur.sigma)
+    back = small.resize(width / small.width, vscale=height / small.height, kernel="linear")
+    return back.gravity("north-west", width, height, extend="copy")
 
 
 def _pad(job: _Job) -> None:
@@ -435,7 +471,11 @@ _ENCODERS: dict[Format, Callable[[_Job], bytes]] = {
     Format.JPEG: _jpeg,
     Format.AVIF: _avif,
     Format.PNG: lambda job: bytes(job.image.pngsave_buffer(keep=job.keep)),
-    Format.GIF: lambda job: bytes(job.image.gifsave_buffer(keep=job.keep)),
+    Format.GIF: lambda job: bytes(
+        job.image.gifsave_buffer(
+            effort=gif_effort(job.geometry.width, job.geometry.height), keep=job.keep
+        )
+    ),
     Format.WEBP: lambda job: bytes(
         job.image.webpsave_buffer(Q=encoder_quality(job.options.quality), keep=job.keep)
     ),
@@ -450,6 +490,7 @@ class Processor:
 
     def __init__(self, limits: Limits = _DEFAULT_LIMITS) -> None:
         self.limits = limits
+        self.watchdog = Watchdog()
         # libvips keeps recent operations and their pixels in a process-wide cache. imagegate
         # never asks libvips the same question twice (rendered variants have caches of their
         # own), so that cache would only hold memory: turn it off.
@@ -472,9 +513,17 @@ class Processor:
         """See :meth:`~imagegate.ports.ImageProcessor.render`. ``output`` None (same as the
         source) is kept for callers that do not negotiate a format yet."""
         baseline = options.format is OutputFormat.BASELINE_JPEG
-        done = render(
-            data, source, options, output, baseline=baseline, keep_gps=keep_gps, limits=self.limits
-        )
+        with self.watchdog.budget(self.limits.render_seconds) as budget:
+            done = render(
+                data,
+                source,
+                options,
+                output,
+                baseline=baseline,
+                keep_gps=keep_gps,
+                limits=self.limits,
+                budget=budget,
+            )
         return done.data, done.format
 
 

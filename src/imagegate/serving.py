@@ -38,7 +38,7 @@ from imagegate.ports import (
     MetadataStore,
     VariantCache,
 )
-from imagegate.render_plan import keeps_vector
+from imagegate.render_plan import keeps_vector, may_animate, plan_geometry, render_cost
 from imagegate.signing import Outcome, Policy, verify
 from imagegate.urls import BadDeliveryPath, DeliveryPath, parse_delivery_path
 from imagegate.variants import (
@@ -108,18 +108,23 @@ class Target:
     etag: str
     ttl: int
     keep_gps: bool  # metadata=keep gives out GPS: the account opted in
+    heavy: bool  # rendered in the heavy lane (see web/offload.py)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Plan:
-    """How to answer an authorised request: what to render, and the response's headers."""
+    """How to answer an authorised request: what to render, and the response's headers.
+
+    Built on every request and never changed; not declared frozen only because a frozen
+    dataclass costs about 0.7 µs more to build (each field set through ``object.__setattr__``).
+    """
 
     authorized: Authorized
     output: Output
     key: CacheKey
     etag: str
     cache_control: str
-    keep_gps: bool = False
+    target: Target  # the rest of what renders it: keep_gps, heavy
 
 
 class Deliverer:
@@ -133,6 +138,8 @@ class Deliverer:
         policy: Policy,
         max_side: int,
         avif_max_side: int,
+        max_output_pixels: int = 25_000_000,
+        heavy_pixels: int = 10_000_000,
         keyseal: KeySeal | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -143,6 +150,8 @@ class Deliverer:
         self.policy = policy
         self.max_side = max_side
         self.avif_max_side = avif_max_side
+        self.max_output_pixels = max_output_pixels
+        self.heavy_pixels = heavy_pixels
         self.keyseal = keyseal or KeySeal(None)
         self.clock = clock
         self.verdicts: Counter[tuple[str, str]] = Counter()  # (outcome, key name or "")
@@ -206,7 +215,7 @@ class Deliverer:
             exp=authorized.exp,
             now=int(self.clock()),
         )
-        return Plan(authorized, target.output, target.key, target.etag, control, target.keep_gps)
+        return Plan(authorized, target.output, target.key, target.etag, control, target)
 
     def _target(self, authorized: Authorized, accept: str) -> Target:
         """What to serve for an image, variant and ``Accept``: the same answer for every
@@ -230,11 +239,24 @@ class Deliverer:
             authorized.account.id, ids.image_digest(image.id), variant.name, digest, output.format
         )
         ttl = options.browser_ttl or authorized.account.browser_ttl
-        target = Target(image, options, output, key, etag_for(digest), ttl, keep_gps)
+        heavy = self._heavy(image, source, output.format, options)
+        target = Target(image, options, output, key, etag_for(digest), ttl, keep_gps, heavy)
         if len(self._targets) >= 8192:
             self._targets.clear()
         self._targets[memo] = target
         return target
+
+    def _heavy(self, image: Image, source: Format, output: Format, options: VariantOptions) -> bool:
+        """Whether a render goes to the heavy lane: its estimated pixel work is over the
+        threshold, or it may keep an animation's frames (how many is known only once the
+        file is read, so it is taken to be heavy)."""
+        if source is Format.SVG:  # served as the sanitised drawing: no pixels
+            return False
+        if may_animate(source, output, options):
+            return True
+        geometry = plan_geometry(image.width, image.height, options, self.max_output_pixels)
+        cost = render_cost(image.width, image.height, source, output, geometry, options)
+        return cost > self.heavy_pixels
 
     def from_memory(self, plan: Plan) -> bytes | None:
         data = self.caches.memory.get(plan.key)
@@ -279,7 +301,7 @@ class Deliverer:
         assert image.format is not None  # checked by plan()
         options = plan.authorized.variant.options
         data, fmt = self.processor.render(
-            source, image.format, options, plan.output.format, keep_gps=plan.keep_gps
+            source, image.format, options, plan.output.format, keep_gps=plan.target.keep_gps
         )
         if fmt is not plan.output.format:  # never serve bytes that are not the planned render
             log.error("render gave %s for a planned %s", fmt.value, plan.output.format.value)

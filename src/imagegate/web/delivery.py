@@ -110,7 +110,9 @@ class Delivery:
         try:
             data = await self.offload.io(self.deliverer.from_disk, plan)
             if data is None:
-                data = await self.offload.render(self.deliverer.render, plan)
+                data = await self.offload.render(
+                    self.deliverer.render, plan, heavy=plan.target.heavy
+                )
             future.set_result(data)
             return data
         except BaseException as exc:

@@ -113,7 +113,8 @@ class Renders:
         except Overloaded:
             return _plain(503, "Busy; retry shortly", {"Retry-After": "1"})
         except ImagegateError as exc:
-            return _plain(exc.status, exc.message)
+            retry = {"Retry-After": "1"} if exc.status == 503 else None
+            return _plain(exc.status, exc.message, retry)
         body = b"" if request.method == "HEAD" else data
         return Response(body, media_type=plan.output.format.media_type, headers=headers)
 
@@ -123,7 +124,7 @@ class Renders:
         if data is None:
             data = await self.dash.io(d.from_disk, plan)
         if data is None:
-            data = await self.dash.offload.render(d.render, plan)
+            data = await self.dash.offload.render(d.render, plan, heavy=plan.target.heavy)
         return data
 
 
