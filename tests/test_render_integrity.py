@@ -125,14 +125,36 @@ SVG = (
 )
 
 
-def test_a_private_svg_gives_a_public_preview_not_the_drawing(srv: Server) -> None:
-    path = upload_private(srv, SVG, "drawing")
-    for accept in ACCEPTS:
-        r = httpx.get(srv.url(f"{path}/blurry"), headers={"Accept": accept})
-        assert_made_by_the_options(r, (16, 16))
-        assert b"<svg" not in r.content and b"Jane Doe" not in r.content
-    signed = httpx.get(sign_url(srv.url(f"{path}/w=100,h=100,fit=pad"), srv.signing_key, 60))
-    assert_made_by_the_options(signed, (100, 100))
+def test_an_svg_never_leaves_through_a_variant_that_transforms_it(srv: Server) -> None:
+    """An SVG cannot be made small or blurred without drawing it, which imagegate does not do
+    (librsvg can be neither stopped nor bounded): such variants answer 415, public image
+    or private, and no byte of the drawing."""
+    private = upload_private(srv, SVG, "drawing")
+    with srv.client() as c:
+        r = c.post(srv.images_url, files={"file": ("f.svg", SVG)}, data={"id": "open-drawing"})
+    assert r.status_code == 200
+    public = f"/{srv.account_hash}/open-drawing"
+    for url in [
+        *(srv.url(f"{path}/blurry") for path in (private, public)),
+        sign_url(srv.url(f"{private}/w=100,h=100,fit=pad"), srv.signing_key, 60),
+        sign_url(srv.url(f"{private}/f=png"), srv.signing_key, 60),
+        srv.url(f"{public}/w=20"),
+    ]:
+        for accept in ACCEPTS:
+            r = httpx.get(url, headers={"Accept": accept})
+            assert r.status_code == 415, (url, r.text)
+            assert r.text.startswith("ERROR 9412: An SVG is served only at its own size")
+            assert b"Jane Doe" not in r.content and b"<rect" not in r.content
+    dash = Browserish(srv)
+    try:
+        assert dash.sign_in().status_code == 303
+        thumb = dash.http.get("/dashboard/thumb?id=drawing")  # the owner's grid: the drawing
+        assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/svg+xml"
+        assert b"<rect" in thumb.content and b"Jane Doe" not in thumb.content
+        preview = dash.http.get("/dashboard/preview", params={"id": "drawing", "width": "20"})
+        assert preview.status_code == 415
+    finally:
+        dash.close()
 
 
 @pytest.mark.parametrize(

@@ -29,8 +29,10 @@ The numbers come from the pure :mod:`imagegate.render_plan`; libvips only execut
   untransformed, imagegate never hands out bytes the options did not make (a 16 px blurred
   preview of a private animation must not be the animation itself).
 - An SVG is served as SVG (sanitised, ``<metadata>`` dropped unless ``metadata=keep``)
-  only when the options keep its size and ask for no filter or raster format; otherwise the
-  sanitised drawing is rasterised like any other image.
+  only when the options keep its size and ask for no filter or raster format; any other
+  options are refused. It is never rasterised: librsvg's rendering cannot be interrupted
+  (a filter-laden 160 KB SVG drew for over two minutes for a 240 px thumbnail) and decodes
+  embedded rasters whole (a 116 KB PNG inside an SVG took 856 MB).
 
 Every ``pyvips.Error`` is turned into :class:`~imagegate.errors.CorruptImage`.
 """
@@ -44,7 +46,13 @@ from typing import Any
 import pyvips
 
 from imagegate import svg
-from imagegate.errors import CorruptImage, ImageTooLarge, RenderTimedOut, UnsupportedFormat
+from imagegate.errors import (
+    CorruptImage,
+    ImageTooLarge,
+    RenderTimedOut,
+    SvgNotTransformable,
+    UnsupportedFormat,
+)
 from imagegate.image_bytes import (
     detect_format,
     exif_copyright,
@@ -195,19 +203,18 @@ def render(
 ) -> Rendered:
     """Resize ``data`` (stored as ``source``) per ``options`` and encode it as ``output``.
 
-    ``output`` None keeps the source format (HEIC and AVIF sources become JPEG; an SVG stays
-    SVG if the options allow it, else becomes PNG). ``baseline`` (or ``options.format``
-    ``baseline-jpeg``) makes JPEG non-progressive. ``keep_gps`` lets ``metadata=keep`` give
-    out GPS (the account opted in). ``limits`` bound the source, the resized image and the
-    output, frames included: past ``max_side`` or ``max_pixels`` a render is refused
-    (:class:`ImageTooLarge`); within them, an output over ``max_output_pixels`` is shrunk
-    to fit.
+    ``output`` None keeps the source format (HEIC and AVIF sources become JPEG).
+    ``baseline`` (or ``options.format`` ``baseline-jpeg``) makes JPEG non-progressive.
+    ``keep_gps`` lets ``metadata=keep`` give out GPS (the account opted in). ``limits``
+    bound the source, the resized image and the output, frames included: past ``max_side``
+    or ``max_pixels`` a render is refused (:class:`ImageTooLarge`); within them, an output
+    over ``max_output_pixels`` is shrunk to fit.
     ``budget`` (from a :class:`Watchdog`, closed by the caller) cancels the render at its
     deadline with :class:`RenderTimedOut`.
 
     What comes back is always made by the options, in ``output``: never the original. An SVG
-    is sanitised and served as SVG only when :func:`keeps_vector` says the options allow it
-    (asking for SVG otherwise is an :class:`UnsupportedFormat`), else rasterised. An
+    is only sanitised, and only for options that keep it as it is (:func:`keeps_vector`);
+    any other options, or another output format, are a :class:`SvgNotTransformable`. An
     animation whose frames sum to over ``limits.max_animation_pixels`` is rendered from its
     first frame.
     """
@@ -219,15 +226,13 @@ def render(
     if source is Format.SVG:
         data = svg.sanitize(data, keep_metadata=options.metadata is MetadataMode.KEEP)
         header = _probe_header(data, source)
-        vector = keeps_vector(header.width, header.height, options)
-        if output is Format.SVG or (output is None and vector):
-            if not vector:
-                raise UnsupportedFormat("An SVG is served as SVG only at its own size")
-            return Rendered(data, Format.SVG, header.width, header.height)
-        output = output or Format.PNG
-    else:
-        header = _probe_header(data, source)
-        _check_limits(header.width, header.height, header.frames, limits)
+        if output not in (None, Format.SVG) or not keeps_vector(
+            header.width, header.height, options
+        ):
+            raise SvgNotTransformable()
+        return Rendered(data, Format.SVG, header.width, header.height)
+    header = _probe_header(data, source)
+    _check_limits(header.width, header.height, header.frames, limits)
     out = output or _DEFAULT_OUTPUT.get(source, source)
     if out not in _OUTPUTS:
         raise UnsupportedFormat(f"Cannot encode {out.value}")

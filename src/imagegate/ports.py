@@ -256,12 +256,13 @@ class ImageProcessor(Protocol):
         the EXIF thumbnail.
 
         Returns the bytes and their format, which is always ``output``: the bytes are made
-        by the options, never the original passed through (an SVG asked for as SVG is only
-        sanitised, and only when the options keep its size and ask for no filter; an
-        animation over the animation-area limit is rendered from its first frame). Raises
-        ``CorruptImage`` if the image cannot be decoded, ``ImageTooLarge`` if the result
-        would be over the pixel limits, ``UnsupportedFormat`` if ``output`` cannot be encoded
-        (or is SVG for options that transform the drawing).
+        by the options, never the original passed through (an SVG is only sanitised, and
+        only for options that keep it as it is; an animation over the animation-area limit
+        is rendered from its first frame). Raises ``CorruptImage`` if the image cannot be
+        decoded, ``ImageTooLarge`` if the result would be over the pixel limits,
+        ``UnsupportedFormat`` if ``output`` cannot be encoded, ``SvgNotTransformable`` for
+        options or an output that would transform an SVG, ``RenderTimedOut`` past the
+        render's time budget.
         """
 
 

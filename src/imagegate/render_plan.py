@@ -255,7 +255,7 @@ def keeps_vector(width: int, height: int, options: VariantOptions) -> bool:
 
     Only when the options ask for nothing a vector copy would not honour: the same size
     (``scale-down`` to a box it fits in, or no box), no blur or sharpen, no raster format.
-    Anything else is rasterised, so a small or blurred variant never hands out the drawing.
+    Anything else is refused, so a small or blurred variant never hands out the drawing.
     """
     if options.format is not OutputFormat.AUTO or options.blur > 0 or options.sharpen > 0:
         return False

@@ -25,6 +25,7 @@ from imagegate.errors import (
     FlexibleVariantsDisabled,
     ImagegateError,
     InvalidDeliveryUrl,
+    SvgNotTransformable,
     UnknownAccountHash,
 )
 from imagegate.http_cache import cache_control, etag_for
@@ -230,7 +231,7 @@ class Deliverer:
         options = variant.options
         source = image.format
         if source is Format.SVG and not keeps_vector(image.width, image.height, options):
-            source = Format.PNG  # rasterised, then negotiated like any PNG
+            raise SvgNotTransformable()  # never the drawing through a transforming variant
         side = output_side(image.width, image.height, options)
         output = choose_output(options.format, accept, source, side, self.avif_max_side)
         keep_gps = gps and options.metadata is MetadataMode.KEEP

@@ -17,11 +17,13 @@ from starlette.routing import BaseRoute, Route
 
 from imagegate.errors import BadRequest, ImagegateError, Overloaded
 from imagegate.http_cache import etag_matches
-from imagegate.models import Account, Fit, Image, MetadataMode, Variant, VariantOptions
+from imagegate.models import Account, Fit, Format, Image, MetadataMode, Variant, VariantOptions
 from imagegate.serving import Authorized, Plan
 from imagegate.web.dashboard.base import Dash, NoAccount, SignInRequired
 
 THUMB = VariantOptions(fit=Fit.COVER, width=240, height=240, metadata=MetadataMode.NONE)
+#: An SVG is never rasterised: its thumbnail is the sanitised drawing, sized by the page.
+VECTOR_THUMB = VariantOptions(metadata=MetadataMode.NONE)
 THUMB_ACCEPT = "image/webp,*/*"  # WebP encodes quickly; AVIF is not worth it for a grid
 THUMB_NAME = "_dashboard"
 PREVIEW_NAME = "_preview"
@@ -69,7 +71,8 @@ class Renders:
         return await self._answer(request, self._preview_plan)
 
     async def _thumb_plan(self, request: Request, account: Account, image: Image) -> Plan:
-        authorized = Authorized(account, image, Variant(THUMB_NAME, THUMB), False, None)
+        options = VECTOR_THUMB if image.format is Format.SVG else THUMB
+        authorized = Authorized(account, image, Variant(THUMB_NAME, options), False, None)
         return self.deliverer.plan(authorized, THUMB_ACCEPT)
 
     async def _preview_plan(self, request: Request, account: Account, image: Image) -> Plan:
