@@ -29,6 +29,8 @@ from imagegate.errors import RenderTimedOut
 
 #: Seconds between two kills of a render that is past its deadline and still running.
 RETRY = 0.05
+#: Seconds the watchdog thread waits for another render before it ends.
+IDLE = 2.0
 
 
 class Budget:
@@ -79,8 +81,8 @@ class Budget:
 
 
 class Watchdog:
-    """One thread that kills the renders past their deadline; it runs only while some
-    render has one."""
+    """One thread that kills the renders past their deadline; it runs while renders have
+    one, and ends :data:`IDLE` seconds after the last."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
@@ -114,7 +116,12 @@ class Watchdog:
 
     def _run(self) -> None:
         with self._wake:
-            while self._active:
+            while True:
+                if not self._active:  # idle: linger a while rather than restart per render
+                    self._wake.wait(timeout=IDLE)
+                    if not self._active:
+                        self._thread = None
+                        return
                 now = self.clock()
                 waits = []
                 for budget in list(self._active):
@@ -124,5 +131,4 @@ class Watchdog:
                         waits.append(RETRY)
                     else:
                         waits.append(budget.deadline - now)
-                self._wake.wait(timeout=max(0.001, min(waits)))
-            self._thread = None
+                self._wake.wait(timeout=max(0.001, min(waits, default=RETRY)))
