@@ -1,13 +1,14 @@
-"""Decoding, resizing and encoding with libvips: the only module that imports :mod:`pyvips`.
+"""Decoding, resizing and encoding with libvips: the only package that imports :mod:`pyvips`
+(the steps of a render are in :mod:`.pipeline`, the metadata step in :mod:`.metadata`).
 
 Two entry points, both synchronous (callers run them in a worker thread):
 
 - :func:`probe` sniffs the format from the magic bytes and reads only the header, so a
   100-megapixel upload is measured and refused without a single pixel being decoded. An SVG
   must also pass the sanitiser's parse (:mod:`imagegate.svg`), so a hostile one is refused.
-- :func:`render` runs a pipeline of steps over a :class:`_Job`: shrink-on-load resize, sRGB,
-  crop (gravity), sharpen/blur, pad, flatten, metadata, encode. The caller picks the output
-  format.
+- :func:`render` runs a pipeline of steps over a :class:`~.pipeline.Job`: shrink-on-load
+  resize, sRGB, crop (gravity), sharpen/blur, pad, flatten, metadata, encode. The caller
+  picks the output format.
 
 The numbers come from the pure :mod:`imagegate.render_plan`; libvips only executes them:
 
@@ -33,15 +34,19 @@ The numbers come from the pure :mod:`imagegate.render_plan`; libvips only execut
   options are refused. It is never rasterised: librsvg's rendering cannot be interrupted
   (a filter-laden 160 KB SVG drew for over two minutes for a 240 px thumbnail) and decodes
   embedded rasters whole (a 116 KB PNG inside an SVG took 856 MB).
+- Cost is bounded: an output over ``Limits.max_output_pixels`` (frames summed) is shrunk to
+  fit (a GIF frame gets a 25th of it: its quantisation cannot be interrupted), a wide blur
+  runs on a reduced copy, and a :class:`~imagegate.render_budget.Watchdog` stops a render
+  past ``Limits.render_seconds``.
 
-Every ``pyvips.Error`` is turned into :class:`~imagegate.errors.CorruptImage`.
+Every ``pyvips.Error`` is turned into :class:`~imagegate.errors.CorruptImage`, or into
+:class:`~imagegate.errors.RenderTimedOut` when the watchdog stopped the render.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import pyvips
 
@@ -53,32 +58,18 @@ from imagegate.errors import (
     SvgNotTransformable,
     UnsupportedFormat,
 )
-from imagegate.image_bytes import (
-    detect_format,
-    exif_copyright,
-    exif_kept,
-    exif_with_copyright,
-    mentions_location,
-)
+from imagegate.image_bytes import detect_format
+from imagegate.imaging.pipeline import ENCODERS, STEPS, Job
 from imagegate.models import Format, MetadataMode, OutputFormat, VariantOptions
 from imagegate.render_budget import Budget, Watchdog
 from imagegate.render_plan import (
-    Blur,
     Geometry,
-    avif_quality,
-    blur_plan,
-    blur_sigma,
-    crop_window,
-    encoder_quality,
-    focal_point,
-    gif_effort,
     keeps_vector,
     may_animate,
     output_pixel_cap,
     parse_colour,
     plan_geometry,
     progressive_jpeg,
-    sharpen_settings,
 )
 
 __all__ = [
@@ -167,27 +158,9 @@ def _check_limits(width: int, height: int, frames: int, limits: Limits) -> None:
         raise ImageTooLarge()
 
 
-# --- Render pipeline --------------------------------------------------------------------------
+# --- Render -------------------------------------------------------------------------------------
 
 _OUTPUTS = frozenset({Format.JPEG, Format.PNG, Format.GIF, Format.WEBP, Format.AVIF})
-_PREVIEW = 400  # side of the preview that auto gravity studies
-
-
-@dataclass(slots=True)
-class _Job:
-    """The state the render steps pass along. ``image`` is a ``pyvips.Image``."""
-
-    data: bytes
-    output: Format
-    options: VariantOptions
-    background: tuple[int, int, int]
-    geometry: Geometry
-    animated: bool  # frames kept: a strip of ``page-height`` tall frames
-    progressive: bool  # JPEG only
-    keep_gps: bool = False  # metadata=keep may give out GPS (the account opted in)
-    budget: Budget = field(default_factory=Budget)
-    image: Any = None
-    keep: int = 0
 
 
 def render(
@@ -249,14 +222,14 @@ def render(
     progressive = progressive_jpeg(geometry.width, geometry.height, baseline)
     background = parse_colour(options.background)
     budget = budget or Budget()
-    job = _Job(data, out, options, background, geometry, animated, progressive, keep_gps, budget)
+    job = Job(data, out, options, background, geometry, animated, progressive, keep_gps, budget)
     try:
-        for step in _STEPS:
+        for step in STEPS:
             budget.check()
             step(job)
         budget.check()
         budget.watch(job.image)  # the encoder's input: the WebP encoder checks it too
-        encoded: bytes = _ENCODERS[out](job)
+        encoded: bytes = ENCODERS[out](job)
     except pyvips.Error as exc:
         if budget.expired:  # killed by the watchdog
             raise RenderTimedOut() from None
@@ -265,226 +238,6 @@ def render(
 
 
 _DEFAULT_OUTPUT = {Format.HEIC: Format.JPEG, Format.AVIF: Format.JPEG}
-
-
-def _resize(job: _Job) -> None:
-    """Shrink-on-load to the scaled size; libvips turns the image upright on the way."""
-    options = "n=-1,fail_on=error" if job.animated else "fail_on=error"
-    g = job.geometry
-    job.image = job.budget.watch(
-        pyvips.Image.thumbnail_buffer(
-            job.data, g.scaled_width, height=g.scaled_height, size="force", option_string=options
-        )
-    )
-
-
-def _to_srgb(job: _Job) -> None:
-    job.image = _srgb(job.image)
-
-
-def _srgb(image: Any) -> Any:
-    """8-bit sRGB out, whatever came in (CMYK, grey, 16-bit, an embedded wide-gamut profile)."""
-    if image.get_typeof("icc-profile-data"):
-        image = image.icc_transform("srgb", embedded=True)
-    if image.interpretation != "srgb":
-        image = image.colourspace("srgb")
-    if image.format != "uchar":
-        image = image.cast("uchar")
-    return image
-
-
-def _crop(job: _Job) -> None:
-    """Cut the ``cover``/``crop`` window where ``gravity`` says (``pad`` never gets here)."""
-    g = job.geometry
-    if g.width > g.scaled_width or g.height > g.scaled_height or _unchanged(g):
-        return
-    focus = focal_point(job.options.gravity)
-    if focus is None:
-        focus = _attention(job)
-    left, top = crop_window(g, focus)
-    job.image = _per_frame(job, lambda frame: frame.crop(left, top, g.width, g.height))
-
-
-def _attention(job: _Job) -> tuple[float, float]:
-    """libvips' attention point (edges, skin tones, saturation) of the first frame.
-
-    It is found on a small preview decoded apart, since the scaled image may be streamed
-    from a sequential decoder that cannot be read twice, and need not be held in memory.
-    """
-    g = job.geometry
-    preview = _srgb(
-        job.budget.watch(
-            pyvips.Image.thumbnail_buffer(
-                job.data, _PREVIEW, height=_PREVIEW, size="down", option_string="fail_on=error"
-            )
-        )
-    )
-    width = min(preview.width, max(1, round(g.width * preview.width / g.scaled_width)))
-    height = min(preview.height, max(1, round(g.height * preview.height / g.scaled_height)))
-    _, found = preview.smartcrop(
-        width, height, interesting="attention", attention_x=True, attention_y=True
-    )
-    return found["attention_x"] / preview.width, found["attention_y"] / preview.height
-
-
-def _filters(job: _Job) -> None:
-    """``sharpen`` then ``blur``, on the cropped image and before any padding."""
-    sharpen = sharpen_settings(job.options.sharpen)
-    amount = job.options.blur
-    if sharpen is None and blur_sigma(amount) is None:
-        return
-
-    def apply(frame: Any) -> Any:
-        if sharpen is not None:
-            frame = frame.sharpen(sigma=sharpen.sigma, m1=sharpen.m1, m2=sharpen.m2)
-        blur = blur_plan(amount, frame.width, frame.height)
-        if blur is not None:
-            if frame.hasalpha():
-                blurred = _blur(frame.premultiply(), blur).unpremultiply()
-                frame = blurred.cast("uchar").copy(interpretation="srgb")
-            else:
-                frame = _blur(frame, blur)
-        return frame
-
-    job.image = _per_frame(job, apply)
-
-
-def _blur(frame: Any, blur: Blur) -> Any:
-    """A gaussian blur, on a reduced copy enlarged back when ``blur.shrink`` says so."""
-    if blur.shrink <= 1:
-        return frame.gaussblur(blur.sigma)
-    width, height = frame.width, frame.height
-    small = frame.resize(1 / blur.shrink).gaussblur(blur.sigma)
-    back = small.resize(width / small.width, vscale=height / small.height, kernel="linear")
-    return back.gravity("north-west", width, height, extend="copy")
-
-
-def _pad(job: _Job) -> None:
-    g = job.geometry
-    if g.width < g.scaled_width or g.height < g.scaled_height or _unchanged(g):
-        return
-    colour = [*job.background, 255] if job.image.hasalpha() else list(job.background)
-    left, top = (g.width - g.scaled_width) // 2, (g.height - g.scaled_height) // 2
-
-    def embed(frame: Any) -> Any:
-        return frame.embed(left, top, g.width, g.height, extend="background", background=colour)
-
-    job.image = _per_frame(job, embed)
-
-
-def _flatten(job: _Job) -> None:
-    if job.output is Format.JPEG and job.image.hasalpha():
-        job.image = job.image.flatten(background=list(job.background))
-
-
-def _metadata(job: _Job) -> None:
-    """keep: everything but the EXIF thumbnail (a picture of the original no option touched),
-    and GPS only if the account opted in (EXIF GPS, XMP or text naming GPS, a latitude or a
-    longitude). copyright: only the EXIF Copyright tag, if the source had one. none: nothing.
-    Camera make/model, XMP and IPTC survive only under keep."""
-    keep = pyvips.enums.ForeignKeep
-    image = job.image.copy()
-    if job.options.metadata is MetadataMode.KEEP:
-        _keepable(image, gps=job.keep_gps)
-        job.keep, job.image = keep.ALL, image
-        return
-    exif = image.get("exif-data") if image.get_typeof("exif-data") else b""
-    for name in image.get_fields():
-        if name.startswith("exif-") or name in ("xmp-data", "iptc-data", "jpeg-thumbnail-data"):
-            image.remove(name)
-    notice = exif_copyright(exif) if job.options.metadata is MetadataMode.COPYRIGHT else None
-    job.keep = keep.NONE
-    if notice:
-        image.set_type(pyvips.GValue.blob_type, "exif-data", exif_with_copyright(notice))
-        job.keep = keep.EXIF
-    job.image = image
-
-
-def _keepable(image: Any, *, gps: bool) -> None:
-    """Take out of ``image``'s metadata what ``keep`` must not give out.
-
-    libvips writes EXIF from the blob *and* the parsed ``exif-*`` fields (a tag missing
-    from either is dropped), so both are cleaned: the blob at the byte level, the fields by
-    name. Setting the blob makes libvips parse it again, bringing back fields the pipeline
-    had removed (the orientation, once applied): those are removed again.
-    """
-    exif = bytes(image.get("exif-data")) if image.get_typeof("exif-data") else b""
-    kept = exif_kept(exif, gps=gps) if exif else b""
-    if kept and kept != exif:
-        before = set(image.get_fields())
-        image.set_type(pyvips.GValue.blob_type, "exif-data", kept)
-        for name in set(image.get_fields()) - before:
-            image.remove(name)
-    for name in image.get_fields():
-        if _withheld(name, image, exif=bool(kept), gps=gps):
-            image.remove(name)
-
-
-def _withheld(name: str, image: Any, *, exif: bool, gps: bool) -> bool:
-    """Whether the metadata field ``name`` must go under ``keep`` (``exif``: some EXIF is
-    kept at all; ``gps``: the account opted in to GPS)."""
-    if name.startswith("exif-ifd1-") or name == "jpeg-thumbnail-data":
-        return True
-    if name.startswith("exif-"):
-        return not exif or (not gps and name.startswith("exif-ifd3-"))
-    if gps:
-        return False
-    if name == "xmp-data":
-        return mentions_location(bytes(image.get(name)))
-    if name.startswith("png-comment-"):
-        return mentions_location(f"{name} {image.get(name)}".encode())
-    return False
-
-
-def _unchanged(g: Geometry) -> bool:
-    return (g.width, g.height) == (g.scaled_width, g.scaled_height)
-
-
-def _per_frame(job: _Job, op: Callable[[Any], Any]) -> Any:
-    """Apply ``op`` to each frame of an animation (a strip of ``page-height`` tall frames)."""
-    image = job.image
-    if not job.animated or not image.get_typeof("page-height"):
-        return op(image)
-    height = image.get("page-height")
-    count = image.height // height
-    frames = [op(image.crop(0, i * height, image.width, height)) for i in range(count)]
-    joined = pyvips.Image.arrayjoin(frames, across=1).copy()
-    joined.set_type(pyvips.GValue.gint_type, "page-height", frames[0].height)
-    return joined
-
-
-_STEPS: tuple[Callable[[_Job], None], ...] = (
-    _resize, _to_srgb, _crop, _filters, _pad, _flatten, _metadata,
-)  # fmt: skip
-
-
-def _jpeg(job: _Job) -> bytes:
-    q = encoder_quality(job.options.quality)
-    return bytes(
-        job.image.jpegsave_buffer(
-            Q=q, interlace=job.progressive, optimize_coding=True, keep=job.keep
-        )
-    )
-
-
-def _avif(job: _Job) -> bytes:
-    q = avif_quality(job.options.quality)
-    return bytes(job.image.heifsave_buffer(compression="av1", Q=q, effort=2, keep=job.keep))
-
-
-_ENCODERS: dict[Format, Callable[[_Job], bytes]] = {
-    Format.JPEG: _jpeg,
-    Format.AVIF: _avif,
-    Format.PNG: lambda job: bytes(job.image.pngsave_buffer(keep=job.keep)),
-    Format.GIF: lambda job: bytes(
-        job.image.gifsave_buffer(
-            effort=gif_effort(job.geometry.width, job.geometry.height), keep=job.keep
-        )
-    ),
-    Format.WEBP: lambda job: bytes(
-        job.image.webpsave_buffer(Q=encoder_quality(job.options.quality), keep=job.keep)
-    ),
-}
 
 
 # --- Port adapter -----------------------------------------------------------------------------
