@@ -96,7 +96,11 @@ def test_variant_lifecycle_and_its_effect_on_delivery(server: Server) -> None:
 def test_config_round_trip(server: Server) -> None:
     with server.client() as c:
         r = c.patch(f"{server.images_url}/config", json={"browser_ttl": 3600})
-        assert r.json()["result"] == {"flexible_variants": False, "browser_ttl": 3600}
+        assert r.json()["result"] == {
+            "flexible_variants": False,
+            "browser_ttl": 3600,
+            "keep_gps": False,
+        }
         assert c.patch(f"{server.images_url}/config", json={"browser_ttl": 5}).status_code == 400
         c.post(server.images_url, files={"file": ("a.jpg", jpeg(60, 60))}, data={"id": "ttl"})
     r = httpx.get(f"{server.base_url}/{server.account_hash}/ttl/public")

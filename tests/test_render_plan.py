@@ -6,18 +6,25 @@ import math
 
 import pytest
 
-from imagegate.models import Fit, VariantOptions
+from imagegate.models import Fit, Format, MetadataMode, OutputFormat, VariantOptions
 from imagegate.render_plan import (
+    Blur,
     Geometry,
     Sharpen,
     avif_quality,
+    blur_plan,
     blur_sigma,
     crop_window,
     effective_dpr,
     encoder_quality,
     focal_point,
+    gif_effort,
+    keeps_vector,
+    may_animate,
+    output_pixel_cap,
     plan_geometry,
     progressive_jpeg,
+    render_cost,
     sharpen_settings,
 )
 
@@ -172,3 +179,157 @@ def test_avif_quality_is_monotonic_and_in_range() -> None:
 )
 def test_progressive_jpeg(width: int, height: int, baseline: bool, progressive: bool) -> None:
     assert progressive_jpeg(width, height, baseline) is progressive
+
+
+# (size, options, served as SVG?)
+VECTOR_TABLE = [
+    ((120, 80), VariantOptions(), True),
+    ((120, 80), VariantOptions(width=12000, height=12000), True),  # the public variant
+    ((120, 80), VariantOptions(fit=CR, width=500, height=500), True),  # crop never enlarges
+    ((120, 80), VariantOptions(width=60), False),
+    ((120, 80), VariantOptions(fit=C, width=240), False),  # larger is a raster too
+    ((120, 80), VariantOptions(fit=CV, width=120, height=80), True),  # its own size
+    ((120, 80), VariantOptions(fit=P, width=120, height=120), False),  # a border
+    ((120, 80), VariantOptions(width=100, dpr=2), True),  # 200 wide: scale-down keeps 120
+    ((120, 80), VariantOptions(blur=1), False),
+    ((120, 80), VariantOptions(sharpen=1), False),
+    ((120, 80), VariantOptions(format=OutputFormat.PNG), False),
+    ((120, 80), VariantOptions(metadata=MetadataMode.NONE, quality=10), True),
+]
+
+
+@pytest.mark.parametrize(("size", "options", "expected"), VECTOR_TABLE, ids=repr)
+def test_keeps_vector(size: tuple[int, int], options: VariantOptions, expected: bool) -> None:
+    assert keeps_vector(*size, options) is expected
+
+
+@pytest.mark.parametrize("source", list(Format))
+@pytest.mark.parametrize("output", list(Format))
+@pytest.mark.parametrize("anim", [True, False])
+def test_may_animate(source: Format, output: Format, anim: bool) -> None:
+    animated = {Format.GIF, Format.WEBP}
+    expected = anim and source in animated and output in animated
+    assert may_animate(source, output, VariantOptions(anim=anim)) is expected
+
+
+# --- the output cap ------------------------------------------------------------------------------
+
+# (source size, options, cap, expected geometry)
+CAP_TABLE = [
+    ((4000, 3000), VariantOptions(width=800), 25_000_000, Geometry(800, 600, 800, 600)),
+    ((4000, 3000), VariantOptions(), 3_000_000, Geometry(2000, 1500, 2000, 1500)),
+    ((10000, 10000), VariantOptions(), 25_000_000, Geometry(5000, 5000, 5000, 5000)),
+    # pad: the picture and its border shrink together
+    ((4000, 3000), VariantOptions(fit=P, width=6000, height=6000, dpr=2), 25_000_000,
+     Geometry(5000, 3750, 5000, 5000)),
+    # cover: the crop window keeps its place in the resized image
+    ((4000, 3000), VariantOptions(fit=CV, width=6000, height=3000, dpr=2), 18_000_000,
+     Geometry(6000, 4500, 6000, 3000)),
+    ((4000, 3000), VariantOptions(fit=CV, width=6000, height=3000, dpr=2), 4_500_000,
+     Geometry(3000, 2250, 3000, 1500)),
+    ((100, 100), VariantOptions(fit=C, width=5000), 1, Geometry(1, 1, 1, 1)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("size", "options", "cap", "expected"), CAP_TABLE)
+def test_the_output_cap_shrinks_the_whole_geometry(
+    size: tuple[int, int], options: VariantOptions, cap: int, expected: Geometry
+) -> None:
+    found = plan_geometry(*size, options, cap)
+    assert found == expected
+    assert found.width * found.height <= cap
+
+
+@pytest.mark.parametrize("cap", [1, 7, 1000, 999_999, 25_000_000])
+@pytest.mark.parametrize("fit", list(Fit))
+@pytest.mark.parametrize("box", [(None, None), (12000, None), (12000, 12000), (7, 11999)])
+def test_no_output_is_over_the_cap(cap: int, fit: Fit, box: tuple[int | None, int | None]) -> None:
+    options = VariantOptions(fit=fit, width=box[0], height=box[1], dpr=2)
+    for size in [(1, 1), (12000, 1), (10000, 10000), (333, 7777)]:
+        g = plan_geometry(*size, options, cap)
+        assert g.width * g.height <= cap and min(g.width, g.height, g.scaled_width) >= 1
+
+
+@pytest.mark.parametrize(
+    ("output", "frames", "expected"),
+    [
+        (Format.JPEG, 1, 25_000_000),
+        (Format.WEBP, 10, 2_500_000),
+        (Format.GIF, 1, 1_000_000),  # one GIF frame: a 25th of the cap
+        (Format.GIF, 100, 250_000),
+        (Format.PNG, 10**9, 1),
+    ],
+)
+def test_output_pixel_cap(output: Format, frames: int, expected: int) -> None:
+    assert output_pixel_cap(output, frames, 25_000_000) == expected
+
+
+@pytest.mark.parametrize(("size", "effort"), [((500, 500), 7), ((501, 500), 1), ((1, 1), 7)])
+def test_gif_effort(size: tuple[int, int], effort: int) -> None:
+    assert gif_effort(*size) == effort
+
+
+# --- blur on a reduced copy ----------------------------------------------------------------------
+
+# (amount, size, expected plan)
+BLUR_TABLE = [
+    (0, (1000, 1000), None),
+    (-1, (1000, 1000), None),
+    (NAN, (1000, 1000), None),
+    (2, (1000, 1000), Blur(1.0, 1.0)),
+    (12, (1000, 1000), Blur(1.0, 6.0)),  # up to sigma 6: at full size
+    (24, (1000, 1000), Blur(2.0, 6.0)),
+    (250, (5000, 5000), Blur(125 / 6, 6.0)),  # the widest blur: on a copy 21x smaller
+    (250, (80, 4000), Blur(10.0, 12.5)),  # the copy keeps 8 px on its shorter side
+    (250, (4, 4), Blur(1.0, 125.0)),  # too small to reduce: cheap anyway
+    (1e9, (5000, 5000), Blur(125 / 6, 6.0)),
+]
+
+
+@pytest.mark.parametrize(("amount", "size", "expected"), BLUR_TABLE)
+def test_blur_plan(amount: float, size: tuple[int, int], expected: Blur | None) -> None:
+    found = blur_plan(amount, *size)
+    assert found == (expected if expected is None else pytest.approx(expected))
+    if found is not None:  # the same blur, in full-size pixels
+        assert found.shrink * found.sigma == pytest.approx(min(amount, 250) / 2)
+
+
+# --- what a render costs -------------------------------------------------------------------------
+
+HEAVY = 10_000_000
+JPG, PNGF = Format.JPEG, Format.PNG
+
+
+def cost(size: tuple[int, int], source: Format, output: Format, options: VariantOptions) -> int:
+    geometry = plan_geometry(*size, options, 25_000_000)
+    return render_cost(*size, source, output, geometry, options)
+
+
+@pytest.mark.parametrize(
+    ("size", "source", "output", "options", "heavy"),
+    [
+        ((4000, 3000), JPG, JPG, VariantOptions(width=800), False),  # shrink-on-load
+        ((4000, 3000), JPG, Format.AVIF, VariantOptions(width=800), False),
+        ((4000, 3000), Format.WEBP, Format.WEBP, VariantOptions(width=800), False),
+        ((800, 600), JPG, JPG, VariantOptions(width=200, blur=250), False),
+        ((4000, 3000), JPG, JPG, VariantOptions(), True),  # 12 MP out
+        ((4000, 3000), PNGF, JPG, VariantOptions(width=800), True),  # PNG decodes it all
+        ((4000, 3000), JPG, JPG, VariantOptions(fit=P, width=3000, height=3000, dpr=2), True),
+        ((2000, 1500), JPG, JPG, VariantOptions(width=1000), False),
+        ((2000, 1500), JPG, JPG, VariantOptions(width=1000, sharpen=5, blur=9), False),
+    ],
+)
+def test_render_cost_tells_heavy_from_light(
+    size: tuple[int, int], source: Format, output: Format, options: VariantOptions, heavy: bool
+) -> None:
+    assert (cost(size, source, output, options) > HEAVY) is heavy
+
+
+def test_render_cost_grows_with_the_work() -> None:
+    base = VariantOptions(width=1600)
+    plain = cost((4000, 3000), JPG, JPG, base)
+    assert cost((4000, 3000), JPG, JPG, VariantOptions(width=1600, blur=5)) > plain
+    assert cost((4000, 3000), JPG, JPG, VariantOptions(width=1600, sharpen=5)) > plain
+    assert cost((4000, 3000), JPG, Format.AVIF, base) > cost((4000, 3000), JPG, Format.WEBP, base)
+    assert cost((4000, 3000), PNGF, JPG, base) > plain
+    assert cost((4000, 3000), JPG, JPG, VariantOptions(width=3200)) > plain

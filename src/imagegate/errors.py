@@ -151,3 +151,22 @@ class DeliveryNotFound(DeliveryError):
 
 class DeliveryOverloaded(DeliveryError):
     code, status, message = 9503, 503, "Service busy; retry shortly"
+
+
+class SvgNotTransformable(DeliveryError):
+    """Options that would resize, filter or convert an SVG: imagegate serves an SVG only as
+    it is (sanitised), never rasterised, so such a variant has nothing to give.
+    9412 is the code Cloudflare gives a format it does not transform."""
+
+    code, status, message = (
+        9412,
+        415,
+        "An SVG is served only at its own size, with no blur, sharpen or format",
+    )
+
+
+class RenderTimedOut(DeliveryError):
+    """A render ran past ``IMAGEGATE_RENDER_TIMEOUT`` and was cancelled, its slot freed.
+    9422 is the code Cloudflare documented for a request taking too long to process."""
+
+    code, status, message = 9422, 503, "The image took too long to render; retry shortly"

@@ -166,6 +166,7 @@ class Account:
     flexible_variants: bool = False
     browser_ttl: int = 172800
     image_quota: int = 100000
+    keep_gps: bool = False  # metadata=keep may give out where a photo was taken
 
 
 #: Signing keys an account may hold. A URL names no key, so a signature is checked against each

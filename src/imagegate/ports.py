@@ -105,7 +105,8 @@ class MetadataStore(Protocol):
     def list_accounts(self) -> list[Account]: ...
 
     def update_account(self, account_id: str, **changes: Any) -> Account | None:
-        """Apply ``flexible_variants``, ``browser_ttl`` or ``image_quota``; None if no account."""
+        """Apply ``flexible_variants``, ``browser_ttl``, ``image_quota`` or ``keep_gps`` (None
+        leaves a field as it is); None if there is no such account."""
 
     def add_token(self, token: ApiToken, token_hash: str, *, max_live: int | None = None) -> None:
         """Store a token. With ``max_live``, raises ``LimitReached`` (storing nothing) if the
@@ -271,16 +272,27 @@ class ImageProcessor(Protocol):
         ``ImageTooLarge`` or ``CorruptImage``; never decodes the pixels."""
 
     def render(
-        self, data: bytes, source: Format, options: VariantOptions, output: Format
+        self,
+        data: bytes,
+        source: Format,
+        options: VariantOptions,
+        output: Format,
+        *,
+        keep_gps: bool = False,
     ) -> tuple[bytes, Format]:
         """Render a variant of ``data`` (stored as ``source``) encoded as ``output``, which the
         caller has negotiated; ``options.format`` ``baseline-jpeg`` makes JPEG non-progressive.
+        ``metadata=keep`` keeps GPS only with ``keep_gps`` (the account opted in), and never
+        the EXIF thumbnail.
 
-        Returns the bytes and their real format, which differs from ``output`` in two cases:
-        an SVG is only sanitised, never resized or converted (format SVG), and an animation
-        over the animation-area limit is returned untouched (the source format). Raises
-        ``CorruptImage`` if the image cannot be decoded, ``ImageTooLarge`` if the result
-        would be over the pixel limits, ``UnsupportedFormat`` if ``output`` cannot be encoded.
+        Returns the bytes and their format, which is always ``output``: the bytes are made
+        by the options, never the original passed through (an SVG is only sanitised, and
+        only for options that keep it as it is; an animation over the animation-area limit
+        is rendered from its first frame). Raises ``CorruptImage`` if the image cannot be
+        decoded, ``ImageTooLarge`` if the result would be over the pixel limits,
+        ``UnsupportedFormat`` if ``output`` cannot be encoded, ``SvgNotTransformable`` for
+        options or an output that would transform an SVG, ``RenderTimedOut`` past the
+        render's time budget.
         """
 
 

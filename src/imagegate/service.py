@@ -473,10 +473,18 @@ class Service:
         self.caches.purge_variant(account.id, name)
 
     def update_config(
-        self, account: Account, *, flexible_variants: bool | None, browser_ttl: int | None
+        self,
+        account: Account,
+        *,
+        flexible_variants: bool | None,
+        browser_ttl: int | None,
+        keep_gps: bool | None = None,
     ) -> Account:
         updated = self.meta.update_account(
-            account.id, flexible_variants=flexible_variants, browser_ttl=browser_ttl
+            account.id,
+            flexible_variants=flexible_variants,
+            browser_ttl=browser_ttl,
+            keep_gps=keep_gps,
         )
         if updated is None:
             raise Forbidden()

@@ -25,11 +25,12 @@ from imagegate.errors import (
     FlexibleVariantsDisabled,
     ImagegateError,
     InvalidDeliveryUrl,
+    SvgNotTransformable,
     UnknownAccountHash,
 )
 from imagegate.http_cache import cache_control, etag_for
 from imagegate.keyseal import KeySeal
-from imagegate.models import Account, Image, Variant, VariantOptions
+from imagegate.models import Account, Format, Image, MetadataMode, Variant, VariantOptions
 from imagegate.ports import (
     BlobStore,
     CacheKey,
@@ -38,6 +39,7 @@ from imagegate.ports import (
     MetadataStore,
     VariantCache,
 )
+from imagegate.render_plan import keeps_vector, may_animate, plan_geometry, render_cost
 from imagegate.signing import Outcome, Policy, verify
 from imagegate.urls import BadDeliveryPath, DeliveryPath, parse_delivery_path
 from imagegate.variants import (
@@ -51,6 +53,9 @@ from imagegate.variants import (
 
 log = logging.getLogger("imagegate.delivery")
 FLEXIBLE = "_flex"
+#: Part of every cache key: raised whenever what a render produces changes, so no entry a
+#: previous version wrote (such as an animation it passed through untouched) is served.
+RENDER_VERSION = "2"
 
 
 class Caches:
@@ -103,17 +108,24 @@ class Target:
     key: CacheKey
     etag: str
     ttl: int
+    keep_gps: bool  # metadata=keep gives out GPS: the account opted in
+    heavy: bool  # rendered in the heavy lane (see web/offload.py)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Plan:
-    """How to answer an authorised request: what to render, and the response's headers."""
+    """How to answer an authorised request: what to render, and the response's headers.
+
+    Built on every request and never changed; not declared frozen only because a frozen
+    dataclass costs about 0.7 µs more to build (each field set through ``object.__setattr__``).
+    """
 
     authorized: Authorized
     output: Output
     key: CacheKey
     etag: str
     cache_control: str
+    target: Target  # the rest of what renders it: keep_gps, heavy
 
 
 class Deliverer:
@@ -127,6 +139,8 @@ class Deliverer:
         policy: Policy,
         max_side: int,
         avif_max_side: int,
+        max_output_pixels: int = 25_000_000,
+        heavy_pixels: int = 10_000_000,
         keyseal: KeySeal | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -137,6 +151,8 @@ class Deliverer:
         self.policy = policy
         self.max_side = max_side
         self.avif_max_side = avif_max_side
+        self.max_output_pixels = max_output_pixels
+        self.heavy_pixels = heavy_pixels
         self.keyseal = keyseal or KeySeal(None)
         self.clock = clock
         self.verdicts: Counter[tuple[str, str]] = Counter()  # (outcome, key name or "")
@@ -146,7 +162,7 @@ class Deliverer:
         # Memoised pure functions: the same few paths and option strings come again and again.
         self._parse = functools.lru_cache(maxsize=8192)(parse_delivery_path)
         self._flexible = functools.lru_cache(maxsize=1024)(parse_flexible)
-        self._targets: dict[tuple[int, int, str, str], Target] = {}
+        self._targets: dict[tuple[int, int, str, str, bool], Target] = {}
 
     # --- pure and cheap: on the event loop ----------------------------------------------
 
@@ -200,31 +216,48 @@ class Deliverer:
             exp=authorized.exp,
             now=int(self.clock()),
         )
-        return Plan(authorized, target.output, target.key, target.etag, control)
+        return Plan(authorized, target.output, target.key, target.etag, control, target)
 
     def _target(self, authorized: Authorized, accept: str) -> Target:
         """What to serve for an image, variant and ``Accept``: the same answer for every
         request until the image's metadata is read again, so it is remembered."""
-        image, variant = authorized.image, authorized.variant
-        memo = (id(image), id(variant.options), variant.name, accept)
+        image, variant, gps = authorized.image, authorized.variant, authorized.account.keep_gps
+        memo = (id(image), id(variant.options), variant.name, accept, gps)
         found = self._targets.get(memo)
         if found is not None and found.image is image and found.options is variant.options:
             return found
         if image.format is None:
             raise DeliveryNotFound()
         options = variant.options
+        source = image.format
+        if source is Format.SVG and not keeps_vector(image.width, image.height, options):
+            raise SvgNotTransformable()  # never the drawing through a transforming variant
         side = output_side(image.width, image.height, options)
-        output = choose_output(options.format, accept, image.format, side, self.avif_max_side)
-        digest = _render_digest(image, options, output, image.require_signed_urls)
+        output = choose_output(options.format, accept, source, side, self.avif_max_side)
+        keep_gps = gps and options.metadata is MetadataMode.KEEP
+        digest = _render_digest(image, options, output, image.require_signed_urls, keep_gps)
         key = CacheKey(
             authorized.account.id, ids.image_digest(image.id), variant.name, digest, output.format
         )
         ttl = options.browser_ttl or authorized.account.browser_ttl
-        target = Target(image, options, output, key, etag_for(digest), ttl)
+        heavy = self._heavy(image, source, output.format, options)
+        target = Target(image, options, output, key, etag_for(digest), ttl, keep_gps, heavy)
         if len(self._targets) >= 8192:
             self._targets.clear()
         self._targets[memo] = target
         return target
+
+    def _heavy(self, image: Image, source: Format, output: Format, options: VariantOptions) -> bool:
+        """Whether a render goes to the heavy lane: its estimated pixel work is over the
+        threshold, or it may keep an animation's frames (how many is known only once the
+        file is read, so it is taken to be heavy)."""
+        if source is Format.SVG:  # served as the sanitised drawing: no pixels
+            return False
+        if may_animate(source, output, options):
+            return True
+        geometry = plan_geometry(image.width, image.height, options, self.max_output_pixels)
+        cost = render_cost(image.width, image.height, source, output, geometry, options)
+        return cost > self.heavy_pixels
 
     def from_memory(self, plan: Plan) -> bytes | None:
         data = self.caches.memory.get(plan.key)
@@ -267,9 +300,13 @@ class Deliverer:
             self.caches.forget_metadata()
             raise DeliveryNotFound() from None
         assert image.format is not None  # checked by plan()
-        data, _fmt = self.processor.render(
-            source, image.format, plan.authorized.variant.options, plan.output.format
+        options = plan.authorized.variant.options
+        data, fmt = self.processor.render(
+            source, image.format, options, plan.output.format, keep_gps=plan.target.keep_gps
         )
+        if fmt is not plan.output.format:  # never serve bytes that are not the planned render
+            log.error("render gave %s for a planned %s", fmt.value, plan.output.format.value)
+            raise ImagegateError()
         self.caches.memory.put(plan.key, data)
         try:
             self.caches.variants.put(plan.key, data)
@@ -293,21 +330,29 @@ def _context_key(path: DeliveryPath) -> tuple[str, str, str | None]:
     return (path.account_hash, path.image_id, variant)
 
 
-def _render_digest(image: Image, options: VariantOptions, output: Output, private: bool) -> str:
-    return _digest(image.sha256, image.blob_key, private, options, output)
+def _render_digest(
+    image: Image, options: VariantOptions, output: Output, private: bool, keep_gps: bool
+) -> str:
+    return _digest(image.sha256, image.blob_key, private, options, output, keep_gps)
 
 
 @functools.lru_cache(maxsize=8192)
-def _digest(sha256: str, blob_key: str, private: bool, options: VariantOptions, out: Output) -> str:
-    """Memoised: a pure function of its arguments, asked the same question on every hit."""
+def _digest(
+    sha256: str, blob_key: str, private: bool, options: VariantOptions, out: Output, gps: bool
+) -> str:
+    """Memoised: a pure function of its arguments, asked the same question on every hit.
+    ``gps`` (a keep variant of an account that opted in to GPS) names other bytes, so
+    flipping the opt-in never serves a copy made under the other setting."""
     token = "|".join(
         (
+            RENDER_VERSION,
             sha256,
             blob_key,
             "private" if private else "public",
             options.cache_token(),
             out.format.value,
             "baseline" if out.baseline else "",
+            "gps" if gps else "",
         )
     )
     return hashlib.sha256(token.encode("utf-8")).hexdigest()

@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     render_queue: int = Field(
         32, ge=0, description="Renders that may wait; beyond this the answer is 503."
     )
+    render_timeout: float = Field(
+        10.0, ge=0, le=600, description="Seconds a render may run before it is cancelled; 0: none."
+    )
+    max_output_pixels: int = Field(
+        25_000_000, ge=1, description="Largest output of a render (frames summed); shrunk to fit."
+    )
+    heavy_render_pixels: int = Field(
+        10_000_000, ge=0, description="Estimated pixel work above which a render is heavy."
+    )
 
     # Slow clients
     header_timeout: float = Field(

@@ -91,15 +91,17 @@ class _Refused(Exception):
     """Raised inside an expat handler; it unwinds the parse."""
 
 
-def sanitize(data: bytes) -> bytes:
+def sanitize(data: bytes, *, keep_metadata: bool = True) -> bytes:
     """The SVG with scripting, external references and DTD features removed, as UTF-8.
+    ``keep_metadata`` False also drops every ``<metadata>`` element (authors, licences,
+    RDF that may hold places), as ``metadata: copyright`` and ``none`` promise.
 
     Raises :class:`CorruptImage` if ``data`` is not well-formed XML with an ``<svg>`` root,
     declares entities, or is over 10 MB, 256 levels deep or 100,000 elements.
     """
     if len(data) > MAX_BYTES:
         raise CorruptImage("The SVG is over 10 MB")
-    return _Sanitizer().run(data)
+    return _Sanitizer(keep_metadata).run(data)
 
 
 def safe_url(value: str, *, raster: bool = False) -> str | None:
@@ -166,7 +168,8 @@ def _attr(value: str) -> str:
 class _Sanitizer:
     """One pass of expat events, copying what is allowed into ``out``."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_metadata: bool = True) -> None:
+        self.keep_metadata = keep_metadata
         self.out: list[str] = ['<?xml version="1.0" encoding="UTF-8"?>\n']
         self.open: list[str] = []  # qualified names of the kept elements being written
         self.tag_open = False  # the innermost kept start tag still lacks its ">"
@@ -221,6 +224,9 @@ class _Sanitizer:
         if self.depth == 1 and (local != "svg" or namespace not in (None, SVG_NS)):
             raise _Refused("the root element is not <svg>")
         if self.skipping or self.css is not None or not self._allowed(namespace, local):
+            self.skipping += 1
+            return
+        if local == "metadata" and not self.keep_metadata:
             self.skipping += 1
             return
         pairs = list(zip(attributes[::2], attributes[1::2], strict=True))

@@ -173,7 +173,8 @@ def choose_output(
 ) -> Output:
     """AVIF, then WebP, then the source's own format, as ``Accept`` allows.
 
-    SVG is always SVG. A format named in the options wins over ``Accept``. AVIF is used only
+    SVG is always SVG (the caller refuses options that would transform one). A format
+    named in the options wins over ``Accept``. AVIF is used only
     up to ``avif_max_side`` (it is slow to encode); past that, WebP. GIF sources (which may be
     animated) never become AVIF or JPEG when negotiated.
     """

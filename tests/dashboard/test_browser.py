@@ -267,12 +267,14 @@ def test_settings_and_api_tokens(watched: Watched, dash: Server) -> None:
     watched.go("/dashboard/settings")
     watched.snap("settings")
     page.check("#flexible")
+    page.get_by_label("Keep GPS locations").check()
     page.fill("#browser-ttl", "7200")
     page.get_by_role("button", name="Save the settings").click()
     page.wait_for_url("**/dashboard/settings?done=settings-saved")
     with dash.client() as c:
         config = c.get(f"{dash.images_url}/config").json()["result"]
-    assert config == {"flexible_variants": True, "browser_ttl": 7200}
+    assert config == {"flexible_variants": True, "browser_ttl": 7200, "keep_gps": True}
+    assert page.is_checked("#keep-gps")
 
     page.fill("#token-name", "ci reader")
     page.check("#token-read-only")

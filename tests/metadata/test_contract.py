@@ -102,15 +102,16 @@ def test_list_accounts(store: SqlMetadataStore) -> None:
         ({"flexible_variants": False}, {"flexible_variants": False}),
         ({"browser_ttl": 3600}, {"browser_ttl": 3600}),
         ({"image_quota": 1}, {"image_quota": 1}),
+        ({"keep_gps": True}, {"keep_gps": True}),
         (
-            {"flexible_variants": False, "browser_ttl": 0, "image_quota": 0},
-            {"flexible_variants": False, "browser_ttl": 0, "image_quota": 0},
+            {"flexible_variants": False, "browser_ttl": 0, "image_quota": 0, "keep_gps": True},
+            {"flexible_variants": False, "browser_ttl": 0, "image_quota": 0, "keep_gps": True},
         ),
         ({}, {}),
         ({"id": "acctother", "hash": "hashother", "created": at(60)}, {}),
         ({"hash": "hashother", "browser_ttl": 5}, {"browser_ttl": 5}),
     ],
-    ids=["flexible", "ttl", "quota", "all", "nothing", "not-updatable", "mixed"],
+    ids=["flexible", "ttl", "quota", "gps", "all", "nothing", "not-updatable", "mixed"],
 )
 def test_update_account(
     store: SqlMetadataStore, a: Account, changes: dict[str, Any], applied: dict[str, Any]

@@ -37,6 +37,7 @@ def account_row(a: Account) -> dict[str, Any]:
         "flexible_variants": a.flexible_variants,
         "browser_ttl": a.browser_ttl,
         "image_quota": a.image_quota,
+        "keep_gps": a.keep_gps,
     }
 
 
@@ -49,6 +50,7 @@ def account(r: Row[Any]) -> Account:
         flexible_variants=bool(r.flexible_variants),
         browser_ttl=r.browser_ttl,
         image_quota=r.image_quota,
+        keep_gps=bool(r.keep_gps),
     )
 
 

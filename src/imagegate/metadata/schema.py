@@ -23,6 +23,7 @@ accounts = sa.Table(
     sa.Column("flexible_variants", sa.Boolean, nullable=False),
     sa.Column("browser_ttl", sa.Integer, nullable=False),
     sa.Column("image_quota", sa.Integer, nullable=False),
+    sa.Column("keep_gps", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 api_tokens = sa.Table(

@@ -166,7 +166,7 @@ class SqlMetadataStore:
 
     @_wrap_errors
     def update_account(self, account_id: str, **changes: Any) -> Account | None:
-        allowed = {"flexible_variants", "browser_ttl", "image_quota", "name"}
+        allowed = {"flexible_variants", "browser_ttl", "image_quota", "name", "keep_gps"}
         values = {k: v for k, v in changes.items() if k in allowed and v is not None}
         with self._tx() as conn:
             if values:

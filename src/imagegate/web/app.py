@@ -80,7 +80,12 @@ class Core:
 def build_core(settings: Settings, clock: Callable[[], float] = time.time) -> Core:
     meta = SqlMetadataStore(settings.resolved_database_url())
     blobs = LocalBlobStore(settings.data_dir / "blobs")
-    limits = imaging.Limits(max_side=settings.max_image_side, max_pixels=settings.max_image_pixels)
+    limits = imaging.Limits(
+        max_side=settings.max_image_side,
+        max_pixels=settings.max_image_pixels,
+        max_output_pixels=settings.max_output_pixels,
+        render_seconds=settings.render_timeout,
+    )
     processor = imaging.Processor(limits)
     master = settings.master_key.get_secret_value() if settings.master_key else None
     keyseal = KeySeal(master)
@@ -114,6 +119,8 @@ def build_core(settings: Settings, clock: Callable[[], float] = time.time) -> Co
         ),
         max_side=settings.max_image_side,
         avif_max_side=settings.avif_max_side,
+        max_output_pixels=settings.max_output_pixels,
+        heavy_pixels=settings.heavy_render_pixels,
         keyseal=keyseal,
         clock=clock,
     )

@@ -24,7 +24,6 @@ from imagegate.errors import (
     Overloaded,
 )
 from imagegate.http_cache import etag_matches
-from imagegate.image_bytes import detect_format
 from imagegate.ports import CacheKey
 from imagegate.serving import Deliverer, Plan
 from imagegate.web.errors import delivery_error
@@ -84,10 +83,9 @@ class Delivery:
         except Exception:
             log.exception("delivery failed unexpectedly")
             return delivery_error(ImagegateError())
-        # The bytes say what they are: an SVG stays SVG and an animation too large to
-        # transform is sent as uploaded, whatever format was planned.
-        media_type = (detect_format(data) or plan.output.format).media_type
-        answer.append((b"content-type", media_type.encode("latin-1")))
+        # Every byte served was rendered as planned (Deliverer.render checks it), so the plan
+        # names the type; the bytes are never sniffed.
+        answer.append((b"content-type", plan.output.format.media_type.encode("latin-1")))
         answer.append((b"content-length", str(len(data)).encode("latin-1")))
         return 200, answer, b"" if method == "HEAD" else data
 
@@ -112,7 +110,9 @@ class Delivery:
         try:
             data = await self.offload.io(self.deliverer.from_disk, plan)
             if data is None:
-                data = await self.offload.render(self.deliverer.render, plan)
+                data = await self.offload.render(
+                    self.deliverer.render, plan, heavy=plan.target.heavy
+                )
             future.set_result(data)
             return data
         except BaseException as exc:

@@ -1,9 +1,18 @@
 """Blocking work off the event loop, bounded.
 
 Database and disk calls share one thread limiter; URL fetches, which may take seconds,
-have their own; renders have their own too, sized to the CPUs,
-with a bounded number of waiters. Past that bound a render is refused with ``Overloaded``
-(503 + Retry-After) rather than queued without limit.
+have their own; renders have their own too, sized to the CPUs, with a bounded number of
+waiters. Past that bound a render is refused with ``Overloaded`` (503 + Retry-After) rather
+than queued without limit.
+
+Renders come in two lanes, so that one client asking for large, blurred, high-``dpr``
+outputs cannot hold every slot while a small cold render waits. A render the plan
+estimates as heavy (:func:`imagegate.render_plan.render_cost`) first takes one of
+``heavy_slots`` (half the slots, at least one) and then a render slot: heavy renders never
+hold more than half the slots, and the rest stay for light ones, which take any free slot.
+Each lane has its own bound on waiters, so a burst of heavy requests is refused (503) long
+before it could crowd light ones out of the queue. With a single render slot the lanes
+share it.
 """
 
 from __future__ import annotations
@@ -28,6 +37,10 @@ class Offload:
         self._render = CapacityLimiter(render_slots)
         self._render_bound = render_slots + render_queue
         self._render_pending = 0
+        self.heavy_slots = max(1, render_slots // 2)
+        self._heavy = CapacityLimiter(self.heavy_slots)
+        self._heavy_bound = self.heavy_slots + max(1, render_queue // 4)
+        self._heavy_pending = 0
 
     async def io(self, fn: Callable[[*Ts], T], *args: *Ts) -> T:
         return await to_thread.run_sync(fn, *args, limiter=self._io)
@@ -36,9 +49,23 @@ class Offload:
         """Network fetches (uploads by URL) wait on their own slots, never on disk's."""
         return await to_thread.run_sync(fn, *args, limiter=self._fetch)
 
-    async def render(self, fn: Callable[[*Ts], T], *args: *Ts) -> T:
+    async def render(self, fn: Callable[[*Ts], T], *args: *Ts, heavy: bool = False) -> T:
+        """Run a render in a thread behind a render slot (and a heavy-lane slot first, if
+        ``heavy``); refuse with ``Overloaded`` past the waiters' bound of its lane."""
         if self._render_pending >= self._render_bound:
             raise Overloaded()
+        if not heavy:
+            return await self._in_slot(fn, *args)
+        if self._heavy_pending >= self._heavy_bound:
+            raise Overloaded()
+        self._heavy_pending += 1
+        try:
+            async with self._heavy:
+                return await self._in_slot(fn, *args)
+        finally:
+            self._heavy_pending -= 1
+
+    async def _in_slot(self, fn: Callable[[*Ts], T], *args: *Ts) -> T:
         self._render_pending += 1
         try:
             return await to_thread.run_sync(fn, *args, limiter=self._render)
@@ -48,3 +75,7 @@ class Offload:
     @property
     def render_pending(self) -> int:
         return self._render_pending
+
+    @property
+    def heavy_pending(self) -> int:
+        return self._heavy_pending

@@ -134,11 +134,13 @@ class ConfigPatch(BaseModel):
 
     flexible_variants: bool | None = None
     browser_ttl: int | None = Field(None, ge=3600, le=31536000)
+    keep_gps: bool | None = None  # imagegate: metadata=keep may give out GPS
 
 
 class ConfigOut(BaseModel):
     flexible_variants: bool
     browser_ttl: int
+    keep_gps: bool
 
 
 class SignedUrlOut(BaseModel):

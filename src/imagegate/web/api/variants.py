@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from imagegate.errors import BadRequest
-from imagegate.models import Variant, VariantOptions
+from imagegate.models import Account, Variant, VariantOptions
 from imagegate.web.api.common import (
     EditAccount,
     ReadAccount,
@@ -119,12 +119,23 @@ async def patch_config(request: Request, account: EditAccount, rt: RuntimeDep) -
     body = await json_body(request, ConfigPatch)
     updated = await rt.offload.io(
         lambda: rt.service.update_config(
-            account, flexible_variants=body.flexible_variants, browser_ttl=body.browser_ttl
+            account,
+            flexible_variants=body.flexible_variants,
+            browser_ttl=body.browser_ttl,
+            keep_gps=body.keep_gps,
         )
     )
-    return ok({"flexible_variants": updated.flexible_variants, "browser_ttl": updated.browser_ttl})
+    return ok(_config(updated))
 
 
 @router.get("/config", summary="Account image settings", response_model=Envelope[ConfigOut])
 async def get_config(account: ReadAccount) -> JSONResponse:
-    return ok({"flexible_variants": account.flexible_variants, "browser_ttl": account.browser_ttl})
+    return ok(_config(account))
+
+
+def _config(account: Account) -> dict[str, Any]:
+    return {
+        "flexible_variants": account.flexible_variants,
+        "browser_ttl": account.browser_ttl,
+        "keep_gps": account.keep_gps,
+    }

@@ -1,5 +1,5 @@
-"""Settings: the account's flexible variants and browser TTL, and its API tokens (create,
-with the value shown once, and revoke).
+"""Settings: the account's flexible variants, browser TTL and GPS opt-in, and its API
+tokens (create, with the value shown once, and revoke).
 
 A token made in a session opened with a token is made *with* that token: it has no scope
 the session's token lacks, expires no later, and is revoked with it; a session opened with
@@ -89,6 +89,7 @@ class SettingsPages:
         viewer, form = await self.dash.form(request)
         account = viewer.managed()
         flexible = form_text(form, "flexible_variants") == "on"
+        keep_gps = form_text(form, "keep_gps") == "on"
         ttl_text = form_text(form, "browser_ttl")
         try:
             if not ttl_text.isdigit() or not MIN_TTL <= int(ttl_text) <= MAX_TTL:
@@ -98,7 +99,10 @@ class SettingsPages:
                 )
             await self.dash.io(
                 lambda: self.service.update_config(
-                    account, flexible_variants=flexible, browser_ttl=int(ttl_text)
+                    account,
+                    flexible_variants=flexible,
+                    browser_ttl=int(ttl_text),
+                    keep_gps=keep_gps,
                 )
             )
         except ImagegateError as exc:

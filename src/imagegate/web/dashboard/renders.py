@@ -17,12 +17,13 @@ from starlette.routing import BaseRoute, Route
 
 from imagegate.errors import BadRequest, ImagegateError, Overloaded
 from imagegate.http_cache import etag_matches
-from imagegate.image_bytes import detect_format
-from imagegate.models import Account, Fit, Image, MetadataMode, Variant, VariantOptions
+from imagegate.models import Account, Fit, Format, Image, MetadataMode, Variant, VariantOptions
 from imagegate.serving import Authorized, Plan
 from imagegate.web.dashboard.base import Dash, NoAccount, SignInRequired
 
 THUMB = VariantOptions(fit=Fit.COVER, width=240, height=240, metadata=MetadataMode.NONE)
+#: An SVG is never rasterised: its thumbnail is the sanitised drawing, sized by the page.
+VECTOR_THUMB = VariantOptions(metadata=MetadataMode.NONE)
 THUMB_ACCEPT = "image/webp,*/*"  # WebP encodes quickly; AVIF is not worth it for a grid
 THUMB_NAME = "_dashboard"
 PREVIEW_NAME = "_preview"
@@ -70,7 +71,8 @@ class Renders:
         return await self._answer(request, self._preview_plan)
 
     async def _thumb_plan(self, request: Request, account: Account, image: Image) -> Plan:
-        authorized = Authorized(account, image, Variant(THUMB_NAME, THUMB), False, None)
+        options = VECTOR_THUMB if image.format is Format.SVG else THUMB
+        authorized = Authorized(account, image, Variant(THUMB_NAME, options), False, None)
         return self.deliverer.plan(authorized, THUMB_ACCEPT)
 
     async def _preview_plan(self, request: Request, account: Account, image: Image) -> Plan:
@@ -114,10 +116,10 @@ class Renders:
         except Overloaded:
             return _plain(503, "Busy; retry shortly", {"Retry-After": "1"})
         except ImagegateError as exc:
-            return _plain(exc.status, exc.message)
-        media_type = (detect_format(data) or plan.output.format).media_type
+            retry = {"Retry-After": "1"} if exc.status == 503 else None
+            return _plain(exc.status, exc.message, retry)
         body = b"" if request.method == "HEAD" else data
-        return Response(body, media_type=media_type, headers=headers)
+        return Response(body, media_type=plan.output.format.media_type, headers=headers)
 
     async def _bytes(self, plan: Plan) -> bytes:
         d = self.deliverer
@@ -125,7 +127,7 @@ class Renders:
         if data is None:
             data = await self.dash.io(d.from_disk, plan)
         if data is None:
-            data = await self.dash.offload.render(d.render, plan)
+            data = await self.dash.offload.render(d.render, plan, heavy=plan.target.heavy)
         return data
 
 
