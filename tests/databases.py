@@ -46,8 +46,9 @@ def _admin_connection(url: str) -> psycopg.Connection[tuple[object, ...]]:
 
 
 @contextlib.contextmanager
-def own_database() -> Iterator[str]:
-    """URL of a fresh, migrated database, dropped afterwards (or a skip, see above)."""
+def own_database(*, migrated: bool = True) -> Iterator[str]:
+    """URL of a fresh database, migrated unless told otherwise, dropped afterwards (or a
+    skip, see above)."""
     admin = postgres_admin_url()
     try:
         conn = _admin_connection(admin)
@@ -62,11 +63,12 @@ def own_database() -> Iterator[str]:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = make_url(admin).set(database=name).render_as_string(hide_password=False)
     try:
-        store = SqlMetadataStore(url)
-        try:
-            store.migrate()
-        finally:
-            store.close()
+        if migrated:
+            store = SqlMetadataStore(url)
+            try:
+                store.migrate()
+            finally:
+                store.close()
         yield url
     finally:
         with _admin_connection(admin) as conn:

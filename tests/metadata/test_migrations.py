@@ -14,6 +14,8 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from databases import own_database
+
 import imagegate.metadata.sql
 from imagegate.metadata.schema import metadata
 from imagegate.metadata.sql import SqlMetadataStore
@@ -125,3 +127,62 @@ def test_0004_marks_old_batch_tokens_and_keeps_sessions_rights(tmp_path: Path) -
         "rw": True,
     }
     store.close()
+
+
+#: The schema the last release shipped, and a row for every one of its tables.
+RELEASED = "0003"
+RELEASED_ROWS = {
+    "accounts": "INSERT INTO accounts (id, hash, name, created_ms, flexible_variants,"
+    " browser_ttl, image_quota) VALUES ('acct', 'hash', 'a', 0, true, 60, 10)",
+    "api_tokens": "INSERT INTO api_tokens (id, account_id, name, token_hash, scopes,"
+    " created_ms, revoked, expires_ms) VALUES ('t', 'acct', 'x', 'h', 'edit,read', 0, false, NULL)",
+    "signing_keys": "INSERT INTO signing_keys (account_id, name, value, created_ms,"
+    " verifications) VALUES ('acct', 'default', 'v', 0, 3)",
+    "variants": "INSERT INTO variants (account_id, name, options, never_require_signed_urls,"
+    " created_ms) VALUES ('acct', 'public', '{\"fit\": \"scale-down\"}', false, 0)",
+    "images": "INSERT INTO images (account_id, id_digest, id, filename, uploaded_ms,"
+    " require_signed_urls, meta, creator, draft, format, width, height, size, blob_key,"
+    " sha256) VALUES ('acct', 'd', 'i', 'f', 0, true, '{}', NULL, false, 'jpeg', 1, 1, 1,"
+    " 'originals/acct/aa/b', 's')",
+    "sessions": "INSERT INTO sessions (id_hash, account_id, token_id, admin, read_only,"
+    " csrf_token, created_ms, expires_ms) VALUES ('s', 'acct', 't', false, false, 'c', 0, 10)",
+    "admin_credentials": "INSERT INTO admin_credentials (id, password_hash, updated_ms)"
+    " VALUES (1, 'scrypt$x', 0)",
+}
+
+
+def _upgrade_released_store(url: str) -> dict[str, int]:
+    """Rows per table after a store at the released schema, one row in each table, is
+    migrated to the head by the server's own ``migrate``."""
+    store = SqlMetadataStore(url)
+    try:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with store.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, RELEASED)
+            for insert in RELEASED_ROWS.values():
+                conn.execute(sa.text(insert))
+        store.migrate()
+        with store.engine.connect() as conn:
+            return {
+                table: conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in RELEASED_ROWS
+            }
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_upgrading_a_released_store_keeps_every_row(backend: str, tmp_path: Path) -> None:
+    """A migration that rebuilds a table (SQLite's batch mode) must not cascade: rebuilding
+    ``accounts`` with foreign keys on once deleted every token, key, variant, image and
+    session of the store."""
+    if backend == "sqlite":
+        counts = _upgrade_released_store(f"sqlite:///{tmp_path / 'released.db'}")
+    else:
+        with own_database(migrated=False) as url:
+            counts = _upgrade_released_store(url)
+    assert counts == dict.fromkeys(RELEASED_ROWS, 1)

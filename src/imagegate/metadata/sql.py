@@ -133,9 +133,24 @@ class SqlMetadataStore:
     def migrate(self) -> None:
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
-        with self._tx() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+        with self.engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                # SQLite changes some columns by rebuilding the table (copy, drop, rename):
+                # with foreign keys on, dropping ``accounts`` would cascade to every row of
+                # every account. The pragma only takes effect outside a transaction.
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()
+            try:
+                with conn.begin():
+                    config.attributes["connection"] = conn
+                    command.upgrade(config, "head")
+                    if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+                        raise StorageError("a migration left rows that reference nothing")
+            finally:
+                if sqlite:
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    conn.commit()
 
     @_wrap_errors
     def ping(self) -> None:

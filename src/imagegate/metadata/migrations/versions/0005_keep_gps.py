@@ -16,10 +16,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("accounts") as batch:
-        batch.add_column(
-            sa.Column("keep_gps", sa.Boolean, nullable=False, server_default=sa.false())
-        )
+    # A plain ADD COLUMN: every backend takes it in place, with no table rebuilt.
+    op.add_column(
+        "accounts", sa.Column("keep_gps", sa.Boolean, nullable=False, server_default=sa.false())
+    )
 
 
 def downgrade() -> None:
