@@ -14,9 +14,8 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from databases import own_database
-
 import imagegate.metadata.sql
+from databases import own_database
 from imagegate.metadata.schema import metadata
 from imagegate.metadata.sql import SqlMetadataStore
 from imagegate.models import Account
