@@ -14,7 +14,7 @@ import httpx
 import pyvips
 from procs import Server, free_port
 
-from imagegate.signing import sign_url
+from imagegate.core.signing import sign_url
 
 IMAGEGATE = Path(sys.executable).with_name("imagegate")
 LOOPBACK = "127.0.0.1"

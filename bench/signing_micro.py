@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from report import Micro
 
-from imagegate.signing import sign_url, verify
+from imagegate.core.signing import sign_url, verify
 
 
 def best_of(fn: Callable[[], object], number: int, repeat: int = 7) -> float:

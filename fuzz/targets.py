@@ -18,11 +18,12 @@ from collections.abc import Callable
 import atheris
 
 with atheris.instrument_imports():
-    from imagegate import imaging, svg
-    from imagegate.errors import CorruptImage, ImageTooLarge, UnsupportedFormat
-    from imagegate.signing import verify
-    from imagegate.urls import BadDeliveryPath, parse_delivery_path
-    from imagegate.variants import InvalidOptions, parse_flexible
+    from imagegate.adapters import imaging
+    from imagegate.core import svg
+    from imagegate.core.delivery_urls import BadDeliveryPath, parse_delivery_path
+    from imagegate.core.errors import CorruptImage, ImageTooLarge, UnsupportedFormat
+    from imagegate.core.options import InvalidOptions, parse_flexible
+    from imagegate.core.signing import verify
 
 
 def fuzz_verify(data: bytes) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness import RECORDED_ERRORS, Recorded, Server, serve_in_thread
+from imagegate.assembly import build
 from imagegate.settings import Settings
-from imagegate.web.app import build_core
 
 
 @pytest.fixture
@@ -21,10 +21,10 @@ def settings(tmp_path: Path) -> Settings:
 def server(settings: Settings) -> Iterator[Server]:
     """A real HTTP server on a loopback port, over a fresh store with one account."""
     settings.data_dir.mkdir(parents=True)
-    core = build_core(settings)
-    core.service.meta.migrate()
-    new = core.service.create_account("test")
-    with serve_in_thread(settings, core) as srv:
+    gate = build(settings)
+    gate.migrate()
+    new = gate.accounts.create("test")
+    with serve_in_thread(settings, gate) as srv:
         srv.account_id = new.account.id
         srv.account_hash = new.account.hash
         srv.api_token = new.api_token

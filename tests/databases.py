@@ -17,7 +17,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from imagegate.metadata.sql import SqlMetadataStore
+from imagegate.adapters.metadata import SqlMetadata
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 _FALSE = frozenset({"", "0", "false", "no", "off"})
@@ -64,7 +64,7 @@ def own_database(*, migrated: bool = True) -> Iterator[str]:
     url = make_url(admin).set(database=name).render_as_string(hide_password=False)
     try:
         if migrated:
-            store = SqlMetadataStore(url)
+            store = SqlMetadata.open(url)
             try:
                 store.migrate()
             finally:

@@ -3,13 +3,14 @@
 Two ways to run a server, both speaking real HTTP over a socket:
 
 * :func:`serve_in_thread` runs ``create_app`` under uvicorn in this process, so a test can
-  hand it a service with a frozen clock or a store it seeded directly.
+  hand it imagegate built with a frozen clock, or seed its store (:func:`store_of`).
 * :func:`serve_cli` runs ``imagegate serve`` (granian) as a subprocess, exactly as a user does.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -27,8 +28,10 @@ import httpx
 import pyvips
 import uvicorn
 
+from imagegate.adapters.metadata import SqlMetadata
+from imagegate.assembly import Imagegate, build
 from imagegate.settings import Settings
-from imagegate.web.app import Core, build_core, create_app
+from imagegate.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -101,7 +104,7 @@ class Server:
     account_hash: str = ""
     api_token: str = ""
     signing_key: str = ""
-    core: Core | None = None
+    gate: Imagegate | None = None
     pid: int = 0  # serve_cli: the server's process, leader of its own process group
 
     @property
@@ -116,6 +119,20 @@ class Server:
         return self.base_url + path
 
 
+@functools.cache
+def _stores(database_url: str) -> SqlMetadata:
+    return SqlMetadata.open(database_url)
+
+
+def store_of(holder: Imagegate | Server) -> SqlMetadata:
+    """The metadata stores under a server, for a test that seeds or inspects rows directly
+    (fixed ids, dates or key values the use cases would never make). The server itself only
+    goes through its use cases; this reaches below them on purpose."""
+    gate = holder.gate if isinstance(holder, Server) else holder
+    assert gate is not None, "a server started in this process"
+    return _stores(gate.settings.resolved_database_url())
+
+
 def init_store(data_dir: Path) -> dict[str, str]:
     out = subprocess.run(
         [str(BIN / "imagegate"), "init", "--data-dir", str(data_dir), "--json"],
@@ -128,11 +145,11 @@ def init_store(data_dir: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def serve_in_thread(settings: Settings, core: Core | None = None) -> Iterator[Server]:
+def serve_in_thread(settings: Settings, gate: Imagegate | None = None) -> Iterator[Server]:
     port = free_port()
     settings = settings.model_copy(update={"port": port, "host": "127.0.0.1"})
-    core = core or build_core(settings)
-    app = Recording(create_app(settings, core))
+    gate = gate or build(settings)
+    app = Recording(create_app(settings, gate))
     # proxy_headers=False: the app sees the peer address, as under granian (which reads no
     # X-Forwarded-* header); imagegate itself decides which proxies to believe.
     config = uvicorn.Config(
@@ -149,7 +166,7 @@ def serve_in_thread(settings: Settings, core: Core | None = None) -> Iterator[Se
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(base)
-        yield Server(base, settings.data_dir, core=core)
+        yield Server(base, settings.data_dir, gate=gate)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -14,16 +14,17 @@ import pytest
 import sqlalchemy as sa
 
 from dashboard.helpers import Browserish, FakeClock, csrf_of, dashboard_server
-from harness import Server, jpeg
-from imagegate.doctor import examine
-from imagegate.metadata.schema import signing_keys
-from imagegate.metadata.sql import SqlMetadataStore
-from imagegate.models import MAX_SIGNING_KEYS, Scope, SigningKey, epoch_ms
-from imagegate.service import MAX_API_TOKENS, MAX_BATCH_TOKENS
+from harness import Server, jpeg, store_of
+from imagegate.adapters.metadata.schema import signing_keys
+from imagegate.assembly import build
+from imagegate.assembly.doctor import examine
+from imagegate.core.ids import sha256_hex as session_hash
+from imagegate.core.models import MAX_SIGNING_KEYS, Scope, SigningKey, epoch_ms
+from imagegate.core.signing import sign_url
 from imagegate.settings import Settings
-from imagegate.signing import sign_url
-from imagegate.web.app import build_core
-from imagegate.web.dashboard.sessions import MAX_PER_TOKEN, session_hash
+from imagegate.usecases.clock import utc
+from imagegate.usecases.sessions import MAX_PER_TOKEN
+from imagegate.usecases.tokens import MAX_API_TOKENS, MAX_BATCH_TOKENS
 
 
 @pytest.fixture
@@ -32,13 +33,6 @@ def timed(tmp_path: Path) -> Iterator[tuple[Server, FakeClock]]:
     clock = FakeClock(time.time())
     with dashboard_server(tmp_path / "data", clock=clock) as srv:
         yield srv, clock
-
-
-def store_of(srv: Server) -> SqlMetadataStore:
-    assert srv.core is not None
-    meta = srv.core.service.meta
-    assert isinstance(meta, SqlMetadataStore)
-    return meta
 
 
 def refused_as_limit(r: httpx.Response, words: str) -> None:
@@ -77,7 +71,7 @@ def test_a_store_that_holds_more_keys_keeps_working_within_bounds(server: Server
         )
         assert up.status_code == 200
     meta = store_of(server)
-    start = epoch_ms(server.core.service.now()) - 10_000_000  # type: ignore[union-attr]
+    start = epoch_ms(utc(server.gate.clock)) - 10_000_000  # type: ignore[union-attr]
     rows = [
         {
             "account_id": server.account_id,
@@ -88,11 +82,11 @@ def test_a_store_that_holds_more_keys_keeps_working_within_bounds(server: Server
         }
         for n in range(1500)
     ]
-    with meta.engine.begin() as conn:
+    with meta.database.engine.begin() as conn:
         conn.execute(sa.insert(signing_keys), rows)
 
     path = f"/{server.account_hash}/p.jpg/public"
-    ctx = meta.delivery_context(server.account_hash, "p.jpg", "public")
+    ctx = meta.delivery.context(server.account_hash, "p.jpg", "public")
     assert ctx is not None and len(ctx.keys) == MAX_SIGNING_KEYS
     newest, oldest = rows[-1]["value"], rows[0]["value"]
     assert httpx.get(server.url(sign_url(path, newest, 600))).status_code == 200
@@ -121,15 +115,15 @@ def test_batch_tokens_are_capped_and_spent_ones_cleared(timed: tuple[Server, Fak
         refused_as_limit(c.get(batch_url), "at most 100 live batch tokens")
         clock.advance(15 * 60 + 1)
         assert c.get(batch_url).status_code == 200
-    held = store_of(srv).list_tokens(srv.account_id)
+    held = store_of(srv).tokens.all(srv.account_id)
     assert len([t for t in held if t.batch]) == 1  # the spent ones went
 
 
 def test_api_tokens_are_capped(timed: tuple[Server, FakeClock]) -> None:
     srv, _ = timed
-    service = srv.core.service  # type: ignore[union-attr]
+    gate = srv.gate  # type: ignore[union-attr]
     made = [
-        service.create_token(srv.account_id, f"t{n}", frozenset({Scope.READ}))[1]
+        gate.tokens.create(srv.account_id, f"t{n}", frozenset({Scope.READ}))[1]
         for n in range(MAX_API_TOKENS - 1)  # the account's first token is the hundredth
     ]
     admin = Browserish(srv)
@@ -137,9 +131,9 @@ def test_api_tokens_are_capped(timed: tuple[Server, FakeClock]) -> None:
     token = csrf_of(admin.http.get("/dashboard/settings").text)
     refused = admin.post("/dashboard/tokens", {"csrf_token": token, "name": "extra"})
     assert refused.status_code == 403 and "at most 100 live API tokens" in refused.text
-    assert "extra" not in {t.name for t in service.meta.list_tokens(srv.account_id)}
+    assert "extra" not in {t.name for t in gate.tokens.all(srv.account_id)}
 
-    service.revoke_token(srv.account_id, made[0].id)
+    gate.tokens.revoke(srv.account_id, made[0].id)
     again = admin.post("/dashboard/tokens", {"csrf_token": token, "name": "extra"})
     assert again.status_code == 200 and 'id="new-token"' in again.text
     admin.close()
@@ -159,8 +153,8 @@ def test_a_token_keeps_at_most_twenty_sessions(timed: tuple[Server, FakeClock]) 
     for browser in rest:
         assert browser.http.get("/dashboard/images").status_code == 200
     meta = store_of(srv)
-    now_ms = int(srv.core.service.clock() * 1000)  # type: ignore[union-attr]
-    alive = [b for b in browsers if meta.find_session(session_hash(b.session_cookie or ""), now_ms)]
+    now_ms = int(srv.gate.clock() * 1000)  # type: ignore[union-attr]
+    alive = [b for b in browsers if meta.sessions.find(session_hash(b.session_cookie or ""), now_ms)]
     assert len(alive) == MAX_PER_TOKEN
     for browser in browsers:
         browser.close()
@@ -169,13 +163,13 @@ def test_a_token_keeps_at_most_twenty_sessions(timed: tuple[Server, FakeClock]) 
 def test_doctor_names_accounts_over_the_key_cap(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     settings.data_dir.mkdir()
-    core = build_core(settings)
-    core.service.meta.migrate()
-    crowded = core.service.create_account("crowded").account
-    core.service.create_account("tidy")
+    gate = build(settings)
+    gate.migrate()
+    crowded = gate.accounts.create("crowded").account
+    gate.accounts.create("tidy")
     for n in range(MAX_SIGNING_KEYS + 2):
-        core.service.meta.put_key(crowded.id, SigningKey(f"k{n}", "v", core.service.now()))
-    core.service.meta.close()
+        store_of(gate).keys.put(crowded.id, SigningKey(f"k{n}", "v", utc(gate.clock)))
+    gate.close()
     warnings = [f for f in examine(settings) if f.check == "signing keys"]
     assert [(f.status, crowded.id in f.detail) for f in warnings] == [("warn", True)]
     assert "holds 13 keys; only its 10 newest" in warnings[0].detail

@@ -8,19 +8,19 @@ import httpx
 import pytest
 
 from harness import Server, jpeg, serve_in_thread
-from imagegate.service import NewAccount
+from imagegate.assembly import build
+from imagegate.core.signing import sign_url
 from imagegate.settings import Settings
-from imagegate.signing import sign_url
-from imagegate.web.app import build_core
+from imagegate.usecases.accounts import NewAccount
 
 
 @pytest.fixture
 def two(settings: Settings) -> Iterator[tuple[Server, NewAccount, NewAccount]]:
     settings.data_dir.mkdir(parents=True)
-    core = build_core(settings)
-    core.service.meta.migrate()
-    a, b = core.service.create_account("a"), core.service.create_account("b")
-    with serve_in_thread(settings, core) as srv:
+    gate = build(settings)
+    gate.migrate()
+    a, b = gate.accounts.create("a"), gate.accounts.create("b")
+    with serve_in_thread(settings, gate) as srv:
         yield srv, a, b
 
 

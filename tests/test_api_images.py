@@ -150,7 +150,7 @@ def test_raw_body_upload_is_refused_as_not_a_form(server: Server) -> None:
 
 
 def test_oversized_upload_is_refused_on_the_stream(server: Server) -> None:
-    limit = server.core.service.limits.max_upload_bytes  # type: ignore[union-attr]
+    limit = server.gate.images.max_upload_bytes  # type: ignore[union-attr]
 
     def body():  # no Content-Length: the server must count as it reads
         yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="x"\r\n\r\n'

@@ -17,11 +17,12 @@ from cloudflare.types.images import V2ListResponse
 from cloudflare.types.images.v1 import Stat
 from cloudflare.types.images.v2 import DirectUploadCreateResponse
 
-from harness import Server, dimensions, jpeg, serve_in_thread
-from imagegate import ids
-from imagegate.models import Image, Scope
+from harness import Server, dimensions, jpeg, serve_in_thread, store_of
+from imagegate.assembly import build
+from imagegate.core import ids
+from imagegate.core.models import Image, Scope
 from imagegate.settings import Settings
-from imagegate.web.app import build_core
+from imagegate.usecases.records import AccountChanges
 
 
 @dataclass
@@ -37,10 +38,10 @@ def timed(settings: Settings) -> Iterator[tuple[Server, Clock]]:
     """A server whose clock the test moves."""
     clock = Clock(time.time())
     settings.data_dir.mkdir(parents=True)
-    core = build_core(settings, clock=clock)
-    core.service.meta.migrate()
-    new = core.service.create_account("t")
-    with serve_in_thread(settings, core) as srv:
+    gate = build(settings, clock=clock)
+    gate.migrate()
+    new = gate.accounts.create("t")
+    with serve_in_thread(settings, gate) as srv:
         srv.account_id, srv.account_hash = new.account.id, new.account.hash
         srv.api_token, srv.signing_key = new.api_token, new.signing_key
         yield srv, clock
@@ -150,9 +151,9 @@ def test_batch_token_works_then_expires(timed: tuple[Server, Clock]) -> None:
 
 def test_stats_and_quota(timed: tuple[Server, Clock]) -> None:
     srv, _ = timed
-    core = srv.core
-    assert core is not None
-    core.service.meta.update_account(srv.account_id, image_quota=2)
+    gate = srv.gate
+    assert gate is not None
+    store_of(gate).accounts.update(srv.account_id, AccountChanges(image_quota=2))
     cf = sdk(srv)
     cf.images.v1.create(account_id=srv.account_id, file=jpeg(20, 20))
     cf.images.v2.direct_uploads.create(account_id=srv.account_id)  # drafts count
@@ -166,13 +167,13 @@ def test_stats_and_quota(timed: tuple[Server, Clock]) -> None:
 
 
 def test_v2_paging_2500_images_each_once_in_order(server: Server) -> None:
-    core = server.core
-    assert core is not None
-    account = core.service.meta.get_account(server.account_id)
+    gate = server.gate
+    assert gate is not None
+    account = gate.accounts.get(server.account_id)
     assert account is not None
     base = datetime(2026, 1, 1, tzinfo=UTC)
     for n in range(2500):
-        core.service.meta.insert_image(
+        store_of(gate).images.insert(
             Image(
                 account.id,
                 f"p{n:04d}",
@@ -274,9 +275,9 @@ def test_typed_filters_through_the_sdk(server: Server) -> None:
 
 
 def test_read_only_tokens_cannot_edit(server: Server) -> None:
-    core = server.core
-    assert core is not None
-    value, _ = core.service.create_token(server.account_id, "ro", frozenset({Scope.READ}))
+    gate = server.gate
+    assert gate is not None
+    value, _ = gate.tokens.create(server.account_id, "ro", frozenset({Scope.READ}))
     with server.client(token=value) as c:
         assert c.get(server.images_url).status_code == 200
         assert c.get(f"{server.images_url}/keys").status_code == 200

@@ -139,7 +139,7 @@ def test_a_foreign_token_is_refused_before_the_body(server: Server) -> None:
 def test_a_declared_length_over_the_cap_is_refused_before_the_body(server: Server) -> None:
     """A token holder too: every route takes at most 64 KB but the two that take an image,
     which take the upload limit (and the form around it); more is refused by its length."""
-    limit = server.core.service.limits.max_upload_bytes  # type: ignore[union-attr]
+    limit = server.gate.images.max_upload_bytes  # type: ignore[union-attr]
     uploads = {f"/accounts/{server.account_id}/images/v1", f"/upload/{SECRET}"}
     for method, path in operations(server) + others(server):
         large = method == "POST" and path in uploads

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from imagegate.caching import MemoryLRU, TtlCache
-from imagegate.http_cache import cache_control, etag_for, etag_matches
+from imagegate.core.http_caching import cache_control, etag_for, etag_matches
+from imagegate.usecases.caches import MemoryLRU, TtlCache
 
 
 def test_lru_evicts_least_recently_used_first() -> None:

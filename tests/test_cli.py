@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from harness import BIN, jpeg, serve_cli
-from imagegate.cli import parse_duration
+from imagegate.cli.common import parse_duration
 
 
 def imagegate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

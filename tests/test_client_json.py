@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imagegate import client_json
-from imagegate.errors import BadRequest
+from imagegate.core import client_json
+from imagegate.core.errors import BadRequest
 
 
 @pytest.mark.parametrize(

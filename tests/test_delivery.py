@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from harness import Server, dimensions, jpeg, raw_request
-from imagegate.signing import sign_url
+from imagegate.core.signing import sign_url
 
 DENIED = "ERROR 9425: Image access denied"
 
@@ -201,7 +201,7 @@ def test_key_verification_counts_are_recorded(server: Server) -> None:
     url = sign_url(f"{base}/thumb", server.signing_key, 600)
     for _ in range(3):
         assert httpx.get(url).status_code == 200
-    server.core.deliverer.flush_key_usage()  # type: ignore[union-attr]
+    server.gate.delivery.flush_key_usage()  # type: ignore[union-attr]
     with server.client() as c:
         keys = c.get(f"{server.images_url}/keys").json()["result"]["keys"]
     assert {k["name"]: k["verifications"] for k in keys} == {"default": 3}

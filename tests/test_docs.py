@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-import imagegate.errors as errors
+import imagegate.core.errors as errors
 from harness import ROOT
 from imagegate.settings import Settings
 

@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness import free_port, png
-from imagegate.errors import PayloadTooLarge
-from imagegate.fetch import FetchPolicy, FetchRefused, blocked_reason, fetch
+from imagegate.adapters.fetch import FetchPolicy, FetchRefused, blocked_reason, fetch
+from imagegate.core.errors import PayloadTooLarge
 
 PNG = png(32, 24)
 BIG = 64 * 1024 * 1024

@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from harness import BIN, Server, jpeg, png, serve_cli, serve_in_thread
+from imagegate.assembly import build
 from imagegate.private_files import create_file, loose_modes, make_dirs, write_file
 from imagegate.settings import Settings
-from imagegate.web.app import build_core
 
 #: What the test harness itself writes into a data directory (not imagegate's).
 HARNESS_FILES = {"server.log"}
@@ -102,10 +102,10 @@ def test_the_store_is_private_whatever_the_servers_umask(tmp_path: Path) -> None
     data = tmp_path / "store" / "data"
     with umask(0o002):
         settings = Settings(data_dir=data)
-        core = build_core(settings)
-        core.service.meta.migrate()
-        new = core.service.create_account("modes")
-        with serve_in_thread(settings, core) as srv:
+        gate = build(settings)
+        gate.migrate()
+        new = gate.accounts.create("modes")
+        with serve_in_thread(settings, gate) as srv:
             srv.account_id, srv.account_hash = new.account.id, new.account.hash
             srv.api_token = new.api_token
             upload_and_render(srv)

@@ -9,11 +9,12 @@ import pyvips
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imagegate import imaging, svg
-from imagegate.errors import CorruptImage, ImageTooLarge, UnsupportedFormat
-from imagegate.listing import InvalidListing, decode_cursor, parse_filters
-from imagegate.urls import BadDeliveryPath, delivery_path, parse_delivery_path
-from imagegate.variants import InvalidOptions, parse_flexible
+from imagegate.adapters import imaging
+from imagegate.core import svg
+from imagegate.core.delivery_urls import BadDeliveryPath, delivery_path, parse_delivery_path
+from imagegate.core.errors import CorruptImage, ImageTooLarge, UnsupportedFormat
+from imagegate.core.listing import InvalidListing, decode_cursor, parse_filters
+from imagegate.core.options import InvalidOptions, parse_flexible
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from databases import own_database
 from harness import Server, jpeg, serve_in_thread
+from imagegate.assembly import build
 from imagegate.settings import Settings
-from imagegate.web.app import build_core
 
 
 @pytest.fixture(
@@ -34,11 +34,11 @@ def target(
 
 
 def _serve(settings: Settings) -> Iterator[Server]:
-    core = build_core(settings)
-    core.service.meta.migrate()
-    new = core.service.create_account("hostile")
-    core.service.upload(new.account, jpeg(64, 48), custom_id="known", meta={"k": "v"})
-    with serve_in_thread(settings, core) as srv:
+    gate = build(settings)
+    gate.migrate()
+    new = gate.accounts.create("hostile")
+    gate.images.upload(new.account, jpeg(64, 48), custom_id="known", meta={"k": "v"})
+    with serve_in_thread(settings, gate) as srv:
         srv.account_id, srv.account_hash = new.account.id, new.account.hash
         srv.api_token, srv.signing_key = new.api_token, new.signing_key
         with srv.client() as c:

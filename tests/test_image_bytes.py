@@ -11,7 +11,7 @@ import struct
 import pytest
 import pyvips
 
-from imagegate.image_bytes import exif_kept, mentions_location
+from imagegate.core.image_bytes import exif_kept, mentions_location
 
 MAKE, COPYRIGHT, GPS_POINTER, THUMB, THUMB_LENGTH = 0x010F, 0x8298, 0x8825, 0x0201, 0x0202
 LATITUDE = ((51, 1), (30, 1), (2661, 100))

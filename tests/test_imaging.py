@@ -14,15 +14,7 @@ from collections.abc import Sequence
 import pytest
 import pyvips
 
-from imagegate.errors import (
-    BadRequest,
-    CorruptImage,
-    ImageTooLarge,
-    RenderTimedOut,
-    SvgNotTransformable,
-    UnsupportedFormat,
-)
-from imagegate.imaging import (
+from imagegate.adapters.imaging import (
     Geometry,
     Limits,
     Probe,
@@ -32,7 +24,15 @@ from imagegate.imaging import (
     probe,
     render,
 )
-from imagegate.models import Fit, Format, MetadataMode, OutputFormat, VariantOptions
+from imagegate.core.errors import (
+    BadRequest,
+    CorruptImage,
+    ImageTooLarge,
+    RenderTimedOut,
+    SvgNotTransformable,
+    UnsupportedFormat,
+)
+from imagegate.core.models import Fit, Format, MetadataMode, OutputFormat, VariantOptions
 
 RED, GREEN, BLUE = (220, 20, 20), (20, 200, 20), (20, 20, 220)
 SVG = (

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from harness import Server, jpeg, png, serve_cli
-from imagegate.bulk_import import JOURNAL_NAME
+from imagegate.cli.bulk_import import JOURNAL_NAME
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def run(server: Server, folder: Path, *extra: str) -> tuple[int, dict[str, Any]]
         "IMAGEGATE_API_TOKEN": server.api_token,
     }
     done = subprocess.run(
-        [sys.executable, "-m", "imagegate.bulk_import", str(folder), "--json", *extra],
+        [sys.executable, "-m", "imagegate.cli.bulk_import", str(folder), "--json", *extra],
         env=env,
         capture_output=True,
         text=True,
@@ -109,7 +109,14 @@ def test_an_interrupted_import_resumes_and_stores_each_image_once(
         "IMAGEGATE_ACCOUNT_ID": server.account_id,
         "IMAGEGATE_API_TOKEN": server.api_token,
     }
-    command = [sys.executable, "-m", "imagegate.bulk_import", str(folder), "--url", server.base_url]
+    command = [
+        sys.executable,
+        "-m",
+        "imagegate.cli.bulk_import",
+        str(folder),
+        "--url",
+        server.base_url,
+    ]
     # One upload at a time, 0.15 s apart: the signal lands after a few files, before the end.
     slow = subprocess.Popen(
         [*command, "--journal", str(journal), "--jobs", "1", "--pace", "0.15", "--json"],
@@ -148,7 +155,7 @@ def test_bad_credentials_stop_the_import(server: Server, tmp_path: Path) -> None
         [
             sys.executable,
             "-m",
-            "imagegate.bulk_import",
+            "imagegate.cli.bulk_import",
             str(folder),
             "--url",
             server.base_url,
@@ -173,7 +180,7 @@ def test_the_summary_table_for_people(server: Server, tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "imagegate.bulk_import",
+            "imagegate.cli.bulk_import",
             str(folder),
             "--url",
             server.base_url,

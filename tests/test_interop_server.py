@@ -26,12 +26,11 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import pytest
 
-from harness import Server, dimensions, jpeg, raw_request, serve_in_thread
-from imagegate import ids
-from imagegate.models import Account, Format, Image, SigningKey, Variant, VariantOptions
-from imagegate.service import Service
+from harness import Server, dimensions, jpeg, raw_request, serve_in_thread, store_of
+from imagegate.assembly import Imagegate, build
+from imagegate.core import ids
+from imagegate.core.models import Account, Format, Image, SigningKey, Variant, VariantOptions
 from imagegate.settings import Settings
-from imagegate.web.app import build_core
 from nodejs import SIGN_MJS, VECTORS_FILE, load_vectors, require_shared, sign_jsonl
 from workerd import sign_with_worker
 
@@ -48,10 +47,10 @@ class Clock:
         return self.now
 
 
-def _seed_image(service: Service, account: Account, image_id: str, data: bytes) -> None:
+def _seed_image(gate: Imagegate, account: Account, image_id: str, data: bytes) -> None:
     key = ids.new_blob_key(account.id)
-    service.blobs.put(key, data)
-    service.meta.insert_image(
+    gate.images.blobs.put(key, data)
+    store_of(gate).images.insert(
         Image(
             account_id=account.id,
             id=image_id,
@@ -72,9 +71,8 @@ def _seed_image(service: Service, account: Account, image_id: str, data: bytes) 
 def serving_vectors(vectors: list[dict[str, Any]], data_dir: Path) -> Iterator[Server]:
     """A server whose store holds each vector's account hash, key, image and variant."""
     settings = Settings(data_dir=data_dir)
-    core = build_core(settings, clock=Clock(0.0))
-    service = core.service
-    service.meta.migrate()
+    gate = build(settings, clock=Clock(0.0))
+    gate.migrate()
     data = jpeg(320, 240)
     accounts: dict[str, Account] = {}
     keys: dict[str, set[str]] = {}  # values already held, by account hash
@@ -88,18 +86,18 @@ def serving_vectors(vectors: list[dict[str, Any]], data_dir: Path) -> Iterator[S
             account = Account(
                 ids.new_account_id(), account_hash, "vectors", EPOCH, flexible_variants=True
             )
-            service.meta.create_account(account)
+            store_of(gate).accounts.create(account)
             accounts[account_hash] = account
         held = keys.setdefault(account_hash, set())
         if vector["key"] not in held:  # vectors share keys; an account holds at most ten
             held.add(vector["key"])
-            service.meta.put_key(account.id, SigningKey(f"k{n}", vector["key"], EPOCH))
-        if service.meta.get_image(account.id, image_id) is None:
-            _seed_image(service, account, image_id, data)
-        if "=" not in variant and service.meta.get_variant(account.id, variant) is None:
+            store_of(gate).keys.put(account.id, SigningKey(f"k{n}", vector["key"], EPOCH))
+        if store_of(gate).images.get(account.id, image_id) is None:
+            _seed_image(gate, account, image_id, data)
+        if "=" not in variant and store_of(gate).variants.get(account.id, variant) is None:
             options = VariantOptions(width=100, height=100)
-            service.meta.create_variant(account.id, Variant(variant, options))
-    with serve_in_thread(settings, core) as srv:
+            store_of(gate).variants.create(account.id, Variant(variant, options))
+    with serve_in_thread(settings, gate) as srv:
         yield srv
 
 
@@ -198,16 +196,15 @@ WORKER_IDS = ["products/shoes/café.jpg", "a/b/c/d", "ünï/çødé photo.jpg", 
 def worker_server(tmp_path: Path) -> Iterator[tuple[Server, Clock]]:
     settings = Settings(data_dir=tmp_path / "data")
     clock = Clock(time.time())
-    core = build_core(settings, clock=clock)
-    service = core.service
-    service.meta.migrate()
-    new = service.create_account("worker")
+    gate = build(settings, clock=clock)
+    gate.migrate()
+    new = gate.accounts.create("worker")
     for image_id in WORKER_IDS:
-        service.upload(new.account, jpeg(320, 240), custom_id=image_id, require_signed_urls=True)
-    service.create_variant(
-        new.account, Variant("preview", VariantOptions(width=32, height=32), True)
-    )
-    with serve_in_thread(settings, core) as srv:
+        gate.images.upload(
+            new.account, jpeg(320, 240), custom_id=image_id, require_signed_urls=True
+        )
+    gate.variants.create(new.account, "preview", {"width": 32, "height": 32}, True)
+    with serve_in_thread(settings, gate) as srv:
         srv.account_id, srv.account_hash = new.account.id, new.account.hash
         srv.api_token, srv.signing_key = new.api_token, new.signing_key
         yield srv, clock

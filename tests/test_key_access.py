@@ -16,7 +16,7 @@ from cloudflare.types.images.v1 import KeyListResponse
 
 from dashboard.helpers import ADMIN_PASSWORD, Browserish, csrf_of, dashboard_server
 from harness import Server, jpeg
-from imagegate.models import Scope
+from imagegate.core.models import Scope
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def read_token(srv: Server) -> str:
-    value, _ = srv.core.service.create_token(srv.account_id, "viewer", frozenset({Scope.READ}))  # type: ignore[union-attr]
+    value, _ = srv.gate.tokens.create(srv.account_id, "viewer", frozenset({Scope.READ}))  # type: ignore[union-attr]
     return value
 
 
@@ -145,7 +145,7 @@ def test_key_changes_are_refused(
     no_key_material(srv, refused.text)
     confirm = limited.http.get("/dashboard/key/delete?name=default")
     assert confirm.status_code == 403
-    keys = srv.core.service.list_keys(srv.core.service.meta.get_account(srv.account_id))  # type: ignore[union-attr,arg-type]
+    keys = srv.gate.keys.all(srv.gate.accounts.get(srv.account_id))  # type: ignore[union-attr,arg-type]
     assert [(k.name, k.value) for k in keys] == [("default", srv.signing_key)]
 
 

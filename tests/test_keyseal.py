@@ -10,10 +10,10 @@ import pytest
 from pydantic import SecretStr
 
 from harness import jpeg, serve_in_thread
-from imagegate.keyseal import PREFIX, KeySeal, SealError
+from imagegate.adapters.keyseal import PREFIX, KeySeal, SealError
+from imagegate.assembly import build
+from imagegate.core.signing import sign_url
 from imagegate.settings import Settings
-from imagegate.signing import sign_url
-from imagegate.web.app import build_core
 
 
 def test_seal_round_trip_is_bound_to_its_row() -> None:
@@ -38,14 +38,14 @@ def stored_values(data_dir: Path) -> list[str]:
 
 def test_keys_are_encrypted_at_rest_and_still_verify(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, master_key=SecretStr("m" * 32))
-    core = build_core(settings)
-    core.service.meta.migrate()
-    new = core.service.create_account("sealed")
-    core.service.upload(new.account, jpeg(40, 40), custom_id="p", require_signed_urls=True)
+    gate = build(settings)
+    gate.migrate()
+    new = gate.accounts.create("sealed")
+    gate.images.upload(new.account, jpeg(40, 40), custom_id="p", require_signed_urls=True)
     values = stored_values(tmp_path)
     assert values and all(v.startswith(PREFIX) for v in values)
     assert new.signing_key not in "".join(values)
-    with serve_in_thread(settings, core) as srv:
+    with serve_in_thread(settings, gate) as srv:
         url = f"{srv.base_url}/{new.account.hash}/p/public"
         assert httpx.get(sign_url(url, new.signing_key, 60)).status_code == 200
         keys = httpx.get(
@@ -56,12 +56,12 @@ def test_keys_are_encrypted_at_rest_and_still_verify(tmp_path: Path) -> None:
 
 
 def test_existing_clear_keys_are_sealed_on_request(tmp_path: Path) -> None:
-    plain = build_core(Settings(data_dir=tmp_path))
-    plain.service.meta.migrate()
-    new = plain.service.create_account("old")
+    plain = build(Settings(data_dir=tmp_path))
+    plain.migrate()
+    new = plain.accounts.create("old")
     assert stored_values(tmp_path) == [new.signing_key]
-    sealed = build_core(Settings(data_dir=tmp_path, master_key=SecretStr("k" * 32)))
-    assert sealed.service.seal_keys() == 1
+    sealed = build(Settings(data_dir=tmp_path, master_key=SecretStr("k" * 32)))
+    assert sealed.keys.seal_all() == 1
     assert stored_values(tmp_path)[0].startswith(PREFIX)
-    assert sealed.service.list_keys(new.account)[0].value == new.signing_key
-    assert sealed.service.seal_keys() == 0
+    assert sealed.keys.all(new.account)[0].value == new.signing_key
+    assert sealed.keys.seal_all() == 0

@@ -48,8 +48,8 @@ def test_rendering_100_megapixels_stays_small_in_memory() -> None:
     script = textwrap.dedent(
         """
         import resource, pyvips
-        from imagegate import imaging
-        from imagegate.models import Format, VariantOptions
+        from imagegate.adapters import imaging
+        from imagegate.core.models import Format, VariantOptions
         data = (pyvips.Image.black(10000, 10000) + 90).cast("uchar").pngsave_buffer(compression=1)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         imaging.render(data, Format.PNG, VariantOptions(width=800, height=800), Format.JPEG)

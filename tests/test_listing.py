@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imagegate.listing import InvalidListing, MetaFilter, parse_filters
+from imagegate.core.listing import InvalidListing, MetaFilter, parse_filters
 
 
 @pytest.mark.parametrize(

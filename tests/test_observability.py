@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from harness import Server, jpeg, raw_request, serve_cli, serve_in_thread
+from imagegate.core.signing import sign_url
 from imagegate.settings import Settings
-from imagegate.signing import sign_url
 
 METRICS_TOKEN = "scrape-me-with-this-token"
 METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}

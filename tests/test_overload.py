@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from harness import Server, jpeg, serve_in_thread
+from imagegate.assembly import build
 from imagegate.settings import Settings
-from imagegate.web.app import build_core
 
 
 @pytest.fixture
@@ -21,11 +21,11 @@ def tight(settings: Settings) -> Iterator[Server]:
         update={"render_concurrency": 1, "render_queue": 2, "variant_cache_bytes": 0}
     )
     settings.data_dir.mkdir(parents=True)
-    core = build_core(settings)
-    core.service.meta.migrate()
-    new = core.service.create_account("t")
-    core.service.update_config(new.account, flexible_variants=True, browser_ttl=None)
-    with serve_in_thread(settings, core) as srv:
+    gate = build(settings)
+    gate.migrate()
+    new = gate.accounts.create("t")
+    gate.accounts.configure(new.account, flexible_variants=True, browser_ttl=None)
+    with serve_in_thread(settings, gate) as srv:
         srv.account_id, srv.account_hash, srv.api_token = (
             new.account.id,
             new.account.hash,

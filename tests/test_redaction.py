@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from imagegate.redaction import RedactingFormatter, redact_path, redact_query, redact_text
+from imagegate.web.redaction import RedactingFormatter, redact_path, redact_query, redact_text
 
 SIG = "0123456789abcdef" * 4
 TOKEN = "igt_Zq3xY7vB2nM8kL4pR6sT0uW9"

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from imagegate.errors import RenderTimedOut
-from imagegate.render_budget import RETRY, Budget, Watchdog
+from imagegate.adapters.imaging.budget import RETRY, Budget, Watchdog
+from imagegate.core.errors import RenderTimedOut
 
 
 class Image:

@@ -62,7 +62,7 @@ def timed_get(url: str) -> tuple[httpx.Response, float, float]:
 
 
 def renders_started(srv: Server) -> int:
-    return int(srv.core.deliverer.events["render"])  # type: ignore[union-attr]
+    return srv.gate.observer.snapshot().lookups["render"]  # type: ignore[union-attr]
 
 
 def resident_mb(field: str) -> float:
@@ -137,5 +137,5 @@ def test_a_render_over_its_budget_is_stopped_and_its_slot_freed(strict: Server, 
         # The one render slot is free again: a small render goes through at once.
         small, _, _ = timed_get(small_url(small_base))
         assert small.status_code == 200 and dimensions(small.content) == (200, 150)
-    processor = strict.core.deliverer.processor  # type: ignore[union-attr]
+    processor = strict.gate.delivery.processor  # type: ignore[union-attr]
     assert processor.watchdog.watching == 0  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ import pytest
 
 from dashboard.helpers import Browserish, dashboard_server
 from harness import Server, dimensions, image_format
-from imagegate.signing import sign_url
+from imagegate.core.signing import sign_url
 from render_samples import animation, fields, frames_of, has_gps, located, save
 
 CHROME = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from imagegate.models import Fit, Format, MetadataMode, OutputFormat, VariantOptions
-from imagegate.render_plan import (
+from imagegate.core.models import Fit, Format, MetadataMode, OutputFormat, VariantOptions
+from imagegate.core.render_plan import (
     Blur,
     Geometry,
     Sharpen,

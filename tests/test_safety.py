@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness import BIN, free_port, init_store
-from imagegate.errors import UnsafeConfiguration
+from imagegate.core.errors import UnsafeConfiguration
 from imagegate.settings import Settings
 from imagegate.web.app import check_safety
 

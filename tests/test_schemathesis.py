@@ -14,18 +14,18 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from harness import Server, jpeg, serve_in_thread
+from imagegate.assembly import build
 from imagegate.settings import Settings
-from imagegate.web.app import build_core
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("schemathesis"))
-    core = build_core(settings)
-    core.service.meta.migrate()
-    new = core.service.create_account("fuzz")
-    core.service.upload(new.account, jpeg(64, 48), custom_id="known")
-    with serve_in_thread(settings, core) as srv:
+    gate = build(settings)
+    gate.migrate()
+    new = gate.accounts.create("fuzz")
+    gate.images.upload(new.account, jpeg(64, 48), custom_id="known")
+    with serve_in_thread(settings, gate) as srv:
         srv.account_id, srv.account_hash, srv.api_token = (
             new.account.id,
             new.account.hash,

@@ -22,7 +22,7 @@ from cloudflare.types.images.v1 import (
 )
 
 from harness import Server, dimensions, jpeg
-from imagegate.signing import sign_url
+from imagegate.core.signing import sign_url
 
 
 @pytest.fixture

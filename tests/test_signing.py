@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-import imagegate.signing
-from imagegate.signing import Outcome, Policy, Verdict, sign_path, sign_url, verify
+import imagegate.core.signing
+from imagegate.core.signing import Outcome, Policy, Verdict, sign_path, sign_url, verify
 from nodejs import VECTORS_FILE, load_vectors
 
 
@@ -573,7 +573,7 @@ def test_constant_time_lint_catches(snippet: str) -> None:
 
 
 def test_signature_compared_in_constant_time() -> None:
-    source = Path(imagegate.signing.__file__).read_text(encoding="utf-8")
+    source = Path(imagegate.core.signing.__file__).read_text(encoding="utf-8")
     tree = ast.parse(source)
     assert non_constant_time_comparisons(tree) == []
     calls = compare_digest_calls(tree)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from imagegate.signing import Outcome, Policy, Verdict, sign_path, sign_url, verify
+from imagegate.core.signing import Outcome, Policy, Verdict, sign_path, sign_url, verify
 from nodejs import VECTORS_FILE, run_signer, signer_output
 from workerd import sign_with_worker
 

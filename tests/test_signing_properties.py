@@ -7,7 +7,7 @@ from urllib.parse import quote
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from imagegate.signing import Outcome, Policy, Verdict, sign_url, verify
+from imagegate.core.signing import Outcome, Policy, Verdict, sign_url, verify
 
 NOW = 1_700_000_000
 EXP = NOW + 3600

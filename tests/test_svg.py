@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imagegate.errors import CorruptImage
-from imagegate.svg import SVG_NS, XLINK_NS, filter_css, sanitize
+from imagegate.core.errors import CorruptImage
+from imagegate.core.svg import SVG_NS, XLINK_NS, filter_css, sanitize
 
 NS = f"{{{SVG_NS}}}"
 XLINK_HREF = f"{{{XLINK_NS}}}href"

@@ -14,10 +14,11 @@ import httpx
 import pytest
 
 from dashboard.helpers import Browserish, FakeClock, csrf_of, dashboard_server
-from harness import Server, jpeg
-from imagegate import ids
-from imagegate.models import ApiToken, Scope
-from imagegate.service import hash_token
+from harness import Server, jpeg, store_of
+from imagegate.core import ids
+from imagegate.core.ids import sha256_hex as hash_token
+from imagegate.core.models import ApiToken, Scope
+from imagegate.usecases.clock import utc
 
 
 @pytest.fixture
@@ -30,18 +31,24 @@ def timed(tmp_path: Path) -> Iterator[tuple[Server, FakeClock]]:
 
 def root_token(srv: Server, name: str = "deploy") -> tuple[str, str]:
     """A token made by the operator (``imagegate tokens create``): its value and id."""
-    value, token = srv.core.service.create_token(srv.account_id, name, frozenset(Scope))  # type: ignore[union-attr]
+    value, token = srv.gate.tokens.create(srv.account_id, name, frozenset(Scope))  # type: ignore[union-attr]
     return value, token.id
 
 
 def expiring_token(srv: Server, expires: datetime) -> tuple[str, ApiToken]:
     """A token that expires, stored as the store holds any token."""
-    service = srv.core.service  # type: ignore[union-attr]
+    gate = srv.gate  # type: ignore[union-attr]
     value = ids.new_api_token()
     token = ApiToken(
-        ids.new_token_id(), srv.account_id, "brief", frozenset(Scope), service.now(), False, expires
+        ids.new_token_id(),
+        srv.account_id,
+        "brief",
+        frozenset(Scope),
+        utc(gate.clock),
+        False,
+        expires,
     )
-    service.meta.add_token(token, hash_token(value))
+    store_of(gate).tokens.add(token, hash_token(value))
     return value, token
 
 
@@ -57,8 +64,8 @@ def can_list(srv: Server, token: str) -> int:
 
 def revoke(srv: Server, token_id: str) -> None:
     """What ``imagegate tokens revoke`` does, in the running server's store."""
-    assert srv.core is not None
-    assert srv.core.service.meta.revoke_token(srv.account_id, token_id)
+    assert srv.gate is not None
+    assert srv.gate.tokens.revoke(srv.account_id, token_id)
 
 
 def made_in_session(client: Browserish, name: str, **fields: str) -> httpx.Response:
@@ -148,7 +155,7 @@ def test_tokens_made_in_a_session_expire_with_its_token(
     clock.advance(601)
     assert can_list(srv, kid) == 401
     assert browser.http.get("/dashboard/images").status_code == 303  # the session ended too
-    made = next(t for t in srv.core.service.meta.list_tokens(srv.account_id) if t.name == "backend")  # type: ignore[union-attr]
+    made = next(t for t in srv.gate.tokens.all(srv.account_id) if t.name == "backend")  # type: ignore[union-attr]
     assert made.parent_id == parent.id and made.expires == parent.expires
     browser.close()
 
@@ -162,7 +169,7 @@ def test_a_session_makes_no_token_with_more_rights_or_from_a_batch_token(
     assert browser.sign_in(token=batch).status_code == 303
     refused = made_in_session(browser, "forever")
     assert refused.status_code == 403 and "cannot make tokens" in refused.text
-    names = {t.name for t in dash.core.service.meta.list_tokens(dash.account_id)}  # type: ignore[union-attr]
+    names = {t.name for t in dash.gate.tokens.all(dash.account_id)}  # type: ignore[union-attr]
     assert "forever" not in names
     browser.close()
 

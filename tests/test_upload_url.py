@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from harness import Server, dimensions, jpeg, serve_in_thread
+from imagegate.assembly import build
 from imagegate.settings import Settings
-from imagegate.web.app import build_core
 
 PICTURE = jpeg(120, 90)
 REFUSED = "The image could not be fetched from the URL"
@@ -51,10 +51,10 @@ def internal() -> Iterator[int]:
 def _server(settings: Settings, **overrides: object) -> Iterator[Server]:
     settings = settings.model_copy(update=overrides)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    core = build_core(settings)
-    core.service.meta.migrate()
-    new = core.service.create_account("u")
-    with serve_in_thread(settings, core) as srv:
+    gate = build(settings)
+    gate.migrate()
+    new = gate.accounts.create("u")
+    with serve_in_thread(settings, gate) as srv:
         srv.account_id, srv.api_token = new.account.id, new.api_token
         yield srv
 

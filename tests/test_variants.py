@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from imagegate.models import Fit, Format, MetadataMode, OutputFormat, VariantOptions
-from imagegate.variants import (
-    InvalidOptions,
-    accepted_types,
-    choose_output,
-    looks_flexible,
-    output_side,
-    parse_flexible,
-)
+from imagegate.core.models import Fit, Format, MetadataMode, OutputFormat, VariantOptions
+from imagegate.core.negotiation import accepted_types, choose_output, output_side
+from imagegate.core.options import InvalidOptions, looks_flexible, parse_flexible
 
 
 @pytest.mark.parametrize(

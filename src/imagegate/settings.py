@@ -127,6 +127,10 @@ class Settings(BaseSettings):
             )
         return reasons
 
+    def first_account_path(self) -> Path:
+        """Where ``imagegate init`` keeps the first account's credentials (mode 600)."""
+        return self.data_dir / "first-account.json"
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 
-from harness import Server, serve_in_thread
+from harness import Server, serve_in_thread, store_of
+from imagegate.assembly import build
+from imagegate.core.passwords import hash_password
 from imagegate.settings import Settings
-from imagegate.web.app import build_core
-from imagegate.web.dashboard.sessions import hash_password
 
 ADMIN_PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -43,12 +43,12 @@ def dashboard_server(
     """A real server on a loopback port with one account (and an admin password)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     config = Settings(data_dir=data_dir, **settings)
-    core = build_core(config, clock) if clock is not None else build_core(config)
-    core.service.meta.migrate()
-    new = core.service.create_account("test")
+    gate = build(config, clock) if clock is not None else build(config)
+    gate.migrate()
+    new = gate.accounts.create("test")
     if admin_password is not None:
-        core.service.meta.set_admin_password(admin_hash(admin_password), 0)
-    with serve_in_thread(config, core) as srv:
+        store_of(gate).sessions.set_admin_password(admin_hash(admin_password), 0)
+    with serve_in_thread(config, gate) as srv:
         srv.account_id = new.account.id
         srv.account_hash = new.account.hash
         srv.api_token = new.api_token

@@ -346,11 +346,11 @@ def test_keyboard_alone(watched: Watched, dash: Server) -> None:
 def test_read_only_and_admin_views(watched: Watched, dash: Server) -> None:
     """A read-only token sees no forms that change things; the admin sees the account
     picker; errors are pages with words."""
-    service = dash.core.service  # type: ignore[union-attr]
-    from imagegate.models import Scope
+    gate = dash.gate  # type: ignore[union-attr]
+    from imagegate.core.models import Scope
 
     _upload_by_api(dash, "seen.jpg", jpeg(400, 300), private=True)
-    reader, _ = service.create_token(dash.account_id, "reader", frozenset({Scope.READ}))
+    reader, _ = gate.tokens.create(dash.account_id, "reader", frozenset({Scope.READ}))
     page = watched.page
     watched.sign_in(reader)
     assert "read-only" in page.inner_text(".banner")
@@ -360,7 +360,7 @@ def test_read_only_and_admin_views(watched: Watched, dash: Server) -> None:
     assert page.locator("#key-name").count() == 0
     page.get_by_role("button", name="Sign out").click()
 
-    second = service.create_account("second")
+    second = gate.accounts.create("second")
     watched.go("/dashboard/signin")
     page.fill("#password", "correct horse battery staple")
     page.get_by_role("button", name="Sign in as admin").click()

@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 from harness import BIN
-from imagegate.metadata.sql import SqlMetadataStore
-from imagegate.web.dashboard.sessions import check_password
+from imagegate.adapters.metadata import SqlMetadata
+from imagegate.core.passwords import check_password
 
 
 def imagegate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -24,9 +24,9 @@ def imagegate(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
 
 
 def _stored(data: Path) -> str | None:
-    store = SqlMetadataStore(f"sqlite:///{data / 'imagegate.db'}")
+    store = SqlMetadata.open(f"sqlite:///{data / 'imagegate.db'}")
     try:
-        return store.admin_password()
+        return store.sessions.admin_password()
     finally:
         store.close()
 

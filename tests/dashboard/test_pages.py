@@ -11,11 +11,11 @@ import pytest
 
 from dashboard.helpers import Browserish, csrf_of, dashboard_server
 from harness import Server, dimensions, jpeg, png
-from imagegate.models import Account
+from imagegate.core.models import Account
 
 
 def _account(server: Server) -> Account:
-    account = server.core.service.meta.get_account(server.account_id)  # type: ignore[union-attr]
+    account = server.gate.accounts.get(server.account_id)  # type: ignore[union-attr]
     assert account is not None
     return account
 
@@ -101,9 +101,9 @@ def test_private_images_are_shown_without_handing_out_the_key(
 def test_the_generator_signs_for_the_chosen_variant_lifetime_and_key(
     dash: Server, client: Browserish
 ) -> None:
-    service = dash.core.service  # type: ignore[union-attr]
+    gate = dash.gate  # type: ignore[union-attr]
     image_id = _upload(client, "p.jpg", jpeg(640, 480), private="true").json()["id"]
-    service.put_key(_account(dash), "second")
+    gate.keys.put(_account(dash), "second")
     page = client.http.get(
         "/dashboard/image",
         params={
@@ -119,9 +119,9 @@ def test_the_generator_signs_for_the_chosen_variant_lifetime_and_key(
     assert page.status_code == 200
     url = html.unescape(re.search(r'id="signed-url" class="mono" value="([^"]+)"', page.text)[1])
     exp = int(re.search(r"exp=(\d+)", url)[1])
-    assert abs(exp - (service.clock() + 5400)) <= 2
+    assert abs(exp - (gate.clock() + 5400)) <= 2
     assert httpx.get(url).status_code == 200
-    service.delete_key(_account(dash), "second")
+    gate.keys.delete(_account(dash), "second")
     assert httpx.get(url).status_code == 403  # signed with the key that went
 
 
@@ -182,11 +182,11 @@ def test_filters_by_creator_and_metadata(client: Browserish) -> None:
 
 
 def test_the_grid_pages(dash: Server, client: Browserish) -> None:
-    service = dash.core.service  # type: ignore[union-attr]
+    gate = dash.gate  # type: ignore[union-attr]
     account = _account(dash)
     tiny = png(8, 8)
     for n in range(30):
-        service.upload(account, tiny, filename=f"{n:02}.png")
+        gate.images.upload(account, tiny, filename=f"{n:02}.png")
     first = client.http.get("/dashboard/images")
     assert first.text.count('class="tile"') == 24
     after = re.search(r'href="/dashboard/images\?after=([^&"]+)', first.text)
@@ -265,10 +265,10 @@ def test_keys_pages(dash: Server, client: Browserish) -> None:
     bad = client.post("/dashboard/keys", {"csrf_token": token, "name": "no way"})
     assert bad.status_code == 400 and "letters and digits" in _text(bad)
 
-    service = dash.core.service  # type: ignore[union-attr]
-    old = service.key_value(_account(dash), "b2").value
+    gate = dash.gate  # type: ignore[union-attr]
+    old = gate.keys.value(_account(dash), "b2").value
     client.post("/dashboard/key/regenerate", {"csrf_token": token, "name": "b2"})
-    assert service.key_value(_account(dash), "b2").value != old
+    assert gate.keys.value(_account(dash), "b2").value != old
 
     last = client.http.get("/dashboard/key/delete?name=default")
     assert "stop working" in last.text

@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from dashboard.helpers import ADMIN_PASSWORD, Browserish, FakeClock, csrf_of, dashboard_server
-from harness import Server
-from imagegate.web.dashboard.sessions import IDLE_MS
+from harness import Server, store_of
+from imagegate.usecases.sessions import IDLE_MS
 
 PAGES = ["/dashboard/images", "/dashboard/variants", "/dashboard/keys", "/dashboard/settings"]
 
@@ -169,8 +169,8 @@ def test_sign_out_invalidates_the_session_on_the_server(client: Browserish) -> N
 
 
 def test_revoking_the_token_ends_its_sessions(dash: Server, client: Browserish) -> None:
-    [token] = dash.core.service.meta.list_tokens(dash.account_id)  # type: ignore[union-attr]
-    dash.core.service.meta.revoke_token(dash.account_id, token.id)  # type: ignore[union-attr]
+    [token] = dash.gate.tokens.all(dash.account_id)  # type: ignore[union-attr]
+    dash.gate.tokens.revoke(dash.account_id, token.id)  # type: ignore[union-attr]
     answer = client.http.get("/dashboard/images")
     assert answer.status_code == 303
 
@@ -178,7 +178,7 @@ def test_revoking_the_token_ends_its_sessions(dash: Server, client: Browserish) 
 def test_the_store_keeps_only_a_hash_of_the_session_id(dash: Server, client: Browserish) -> None:
     raw = client.session_cookie
     assert raw
-    engine = dash.core.service.meta.engine  # type: ignore[union-attr]
+    engine = store_of(dash).database.engine
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT * FROM sessions")).all()
     assert len(rows) == 1
@@ -269,10 +269,10 @@ def test_wrong_credentials_get_words_not_a_session(dash: Server) -> None:
 
 
 def test_a_read_only_token_gives_a_read_only_dashboard(dash: Server) -> None:
-    service = dash.core.service  # type: ignore[union-attr]
-    from imagegate.models import Scope
+    gate = dash.gate  # type: ignore[union-attr]
+    from imagegate.core.models import Scope
 
-    value, _ = service.create_token(dash.account_id, "viewer", frozenset({Scope.READ}))
+    value, _ = gate.tokens.create(dash.account_id, "viewer", frozenset({Scope.READ}))
     c = Browserish(dash)
     assert c.sign_in(token=value).status_code == 303
     keys = c.http.get("/dashboard/keys").text
@@ -287,8 +287,8 @@ def test_a_read_only_token_gives_a_read_only_dashboard(dash: Server) -> None:
 
 
 def test_the_admin_signs_in_with_the_password_and_picks_an_account(dash: Server) -> None:
-    service = dash.core.service  # type: ignore[union-attr]
-    second = service.create_account("second")
+    gate = dash.gate  # type: ignore[union-attr]
+    second = gate.accounts.create("second")
     c = Browserish(dash)
     assert c.sign_in(password=ADMIN_PASSWORD).status_code == 303
     page = c.http.get("/dashboard/images").text
@@ -303,8 +303,8 @@ def test_the_admin_signs_in_with_the_password_and_picks_an_account(dash: Server)
 
 
 def test_a_token_session_cannot_switch_accounts(dash: Server, client: Browserish) -> None:
-    service = dash.core.service  # type: ignore[union-attr]
-    other = service.create_account("other")
+    gate = dash.gate  # type: ignore[union-attr]
+    other = gate.accounts.create("other")
     answer = client.post(
         "/dashboard/account", {"csrf_token": client.csrf(), "account_id": other.account.id}
     )

@@ -10,20 +10,16 @@ from pathlib import Path
 import pytest
 
 from dashboard.helpers import FakeClock
-from imagegate.errors import Unauthenticated
-from imagegate.metadata.sql import SqlMetadataStore
-from imagegate.models import Account, ApiToken, Scope
-from imagegate.ports import StoredSession
+from harness import store_of
+from imagegate.adapters.metadata import SqlMetadata
+from imagegate.assembly import build
+from imagegate.core.errors import Unauthenticated
+from imagegate.core.ids import sha256_hex as session_hash
+from imagegate.core.models import Account, ApiToken, Scope
+from imagegate.core.passwords import check_password, hash_password
 from imagegate.settings import Settings
-from imagegate.web.app import build_core
-from imagegate.web.dashboard.sessions import (
-    ABSOLUTE_MS,
-    IDLE_MS,
-    Sessions,
-    check_password,
-    hash_password,
-    session_hash,
-)
+from imagegate.usecases.records import StoredSession
+from imagegate.usecases.sessions import ABSOLUTE_MS, IDLE_MS
 from metadata.conftest import postgres_url, store
 
 __all__ = ["postgres_url", "store"]
@@ -67,9 +63,9 @@ def test_short_passwords_are_refused() -> None:
 # --- the store ------------------------------------------------------------------------------------
 
 
-def _account(store: SqlMetadataStore) -> Account:
+def _account(store: SqlMetadata) -> Account:
     account = Account("acct1", "hash1", "one", datetime(2024, 5, 17, tzinfo=UTC))
-    store.create_account(account)
+    store.accounts.create(account)
     return account
 
 
@@ -87,65 +83,65 @@ def _session(account_id: str | None, token_id: str | None, **changes: object) ->
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-def test_sessions_in_the_store(store: SqlMetadataStore) -> None:
+def test_sessions_in_the_store(store: SqlMetadata) -> None:
     account = _account(store)
     token = ApiToken("tok1", account.id, "t", frozenset(Scope), account.created)
-    store.add_token(token, "h" * 64)
+    store.tokens.add(token, "h" * 64)
     session = _session(account.id, token.id)
-    store.create_session(session)
-    assert store.find_session(session.id_hash, 5_000) == session
-    assert store.find_session(session.id_hash, 10_000) == session  # valid through expires
-    assert store.find_session(session.id_hash, 10_001) is None
-    assert store.find_session("0" * 64, 5_000) is None
+    store.sessions.create(session)
+    assert store.sessions.find(session.id_hash, 5_000) == session
+    assert store.sessions.find(session.id_hash, 10_000) == session  # valid through expires
+    assert store.sessions.find(session.id_hash, 10_001) is None
+    assert store.sessions.find("0" * 64, 5_000) is None
 
-    store.touch_session(session.id_hash, 20_000)
-    assert store.find_session(session.id_hash, 15_000) == replace(session, expires_ms=20_000)
+    store.sessions.touch(session.id_hash, 20_000)
+    assert store.sessions.find(session.id_hash, 15_000) == replace(session, expires_ms=20_000)
 
     other = _session(account.id, token.id, id_hash=session_hash("other"))
-    store.create_session(other)
-    assert store.delete_session(other.id_hash)  # sign-out
-    assert not store.delete_session(other.id_hash)  # twice is not an error
+    store.sessions.create(other)
+    assert store.sessions.delete(other.id_hash)  # sign-out
+    assert not store.sessions.delete(other.id_hash)  # twice is not an error
 
-    store.revoke_token(account.id, token.id)
-    assert store.find_session(session.id_hash, 15_000) is None  # its token was revoked
-    assert not store.delete_session(session.id_hash)  # and the revocation ended it
+    store.tokens.revoke(account.id, token.id)
+    assert store.sessions.find(session.id_hash, 15_000) is None  # its token was revoked
+    assert not store.sessions.delete(session.id_hash)  # and the revocation ended it
 
 
 def test_admin_sessions_switch_accounts_and_expired_ones_are_swept(
-    store: SqlMetadataStore,
+    store: SqlMetadata,
 ) -> None:
     account = _account(store)
     other = Account("acct2", "hash2", "two", account.created)
-    store.create_account(other)
+    store.accounts.create(other)
     admin = _session(account.id, None)
     old = _session(None, None, id_hash=session_hash("old"), expires_ms=2_000)
-    store.create_session(admin)
-    store.create_session(old)
-    assert store.set_session_account(admin.id_hash, other.id)
-    found = store.find_session(admin.id_hash, 5_000)
+    store.sessions.create(admin)
+    store.sessions.create(old)
+    assert store.sessions.set_account(admin.id_hash, other.id)
+    found = store.sessions.find(admin.id_hash, 5_000)
     assert found is not None and found.account_id == other.id and found.admin
-    assert not store.set_session_account(session_hash("missing"), other.id)
-    assert store.delete_expired_sessions(5_000) == 1
-    assert store.find_session(admin.id_hash, 5_000) is not None
+    assert not store.sessions.set_account(session_hash("missing"), other.id)
+    assert store.sessions.delete_expired(5_000) == 1
+    assert store.sessions.find(admin.id_hash, 5_000) is not None
 
 
-def test_expired_tokens_end_their_sessions(store: SqlMetadataStore) -> None:
+def test_expired_tokens_end_their_sessions(store: SqlMetadata) -> None:
     account = _account(store)
     expires = account.created + timedelta(seconds=3)
     batch = ApiToken("tok2", account.id, "batch", frozenset(Scope), account.created, False, expires)
-    store.add_token(batch, "b" * 64)
+    store.tokens.add(batch, "b" * 64)
     session = _session(account.id, batch.id, expires_ms=10**13)
-    store.create_session(session)
+    store.sessions.create(session)
     in_time = int(expires.timestamp() * 1000) - 1
-    assert store.find_session(session.id_hash, in_time) is not None
-    assert store.find_session(session.id_hash, in_time + 2) is None
+    assert store.sessions.find(session.id_hash, in_time) is not None
+    assert store.sessions.find(session.id_hash, in_time + 2) is None
 
 
-def test_the_admin_password_in_the_store(store: SqlMetadataStore) -> None:
-    assert store.admin_password() is None
-    store.set_admin_password("scrypt$first", 1)
-    store.set_admin_password("scrypt$second", 2)
-    assert store.admin_password() == "scrypt$second"
+def test_the_admin_password_in_the_store(store: SqlMetadata) -> None:
+    assert store.sessions.admin_password() is None
+    store.sessions.set_admin_password("scrypt$first", 1)
+    store.sessions.set_admin_password("scrypt$second", 2)
+    assert store.sessions.admin_password() == "scrypt$second"
 
 
 # --- session rules -----------------------------------------------------------------------------
@@ -154,10 +150,10 @@ def test_the_admin_password_in_the_store(store: SqlMetadataStore) -> None:
 def test_sessions_end_after_the_absolute_lifetime_however_busy(tmp_path: Path) -> None:
     clock = FakeClock()
     settings = Settings(data_dir=tmp_path)
-    core = build_core(settings, clock)
-    core.service.meta.migrate()
-    new = core.service.create_account("a")
-    sessions = Sessions(core.service)
+    gate = build(settings, clock)
+    gate.migrate()
+    new = gate.accounts.create("a")
+    sessions = gate.sessions
     opened = sessions.sign_in_with_token(new.api_token)
     assert opened.session.id_hash == session_hash(opened.raw_id)
     assert opened.session.csrf_token and opened.session.csrf_token != opened.raw_id
@@ -169,24 +165,24 @@ def test_sessions_end_after_the_absolute_lifetime_however_busy(tmp_path: Path) -
         assert sessions.find(opened.raw_id) is not None, elapsed
     clock.advance(step)
     assert sessions.find(opened.raw_id) is None
-    core.service.meta.close()
+    gate.close()
 
 
 def test_sign_in_refuses_bad_tokens_and_passwords(tmp_path: Path) -> None:
-    core = build_core(Settings(data_dir=tmp_path))
-    core.service.meta.migrate()
-    core.service.create_account("a")
-    sessions = Sessions(core.service)
+    gate = build(Settings(data_dir=tmp_path))
+    gate.migrate()
+    gate.accounts.create("a")
+    sessions = gate.sessions
     for token in ("", "igt_nope", " "):
         with pytest.raises(Unauthenticated):
             sessions.sign_in_with_token(token)
     with pytest.raises(Unauthenticated):
         sessions.sign_in_as_admin("no password is set yet")
-    core.service.meta.set_admin_password(hash_password("the right one"), 0)
+    store_of(gate).sessions.set_admin_password(hash_password("the right one"), 0)
     with pytest.raises(Unauthenticated):
         sessions.sign_in_as_admin("the wrong one")
     opened = sessions.sign_in_as_admin("the right one")
     assert opened.session.admin and not opened.session.read_only
     assert sessions.find(opened.raw_id) is not None
     assert sessions.find("x" * 200) is None
-    core.service.meta.close()
+    gate.close()

@@ -17,6 +17,7 @@ import pytest
 
 from dashboard.helpers import ADMIN_PASSWORD, Browserish, csrf_of, dashboard_server
 from harness import Server
+from imagegate.core.errors import SignInBusy, SignInThrottled
 from imagegate.web.clients import client_key, parse_proxies
 from imagegate.web.dashboard.signin_guard import (
     ADDRESS,
@@ -27,9 +28,7 @@ from imagegate.web.dashboard.signin_guard import (
     TOKEN,
     Budget,
     Budgets,
-    HashingBusy,
     SignInGuard,
-    Throttled,
 )
 
 # --- who the client is ------------------------------------------------------------------------
@@ -116,7 +115,7 @@ def test_the_guard_spends_both_budgets_or_neither() -> None:
     guard = SignInGuard(clock)
     for n in range(ADMIN.burst):
         guard.admit(f"10.0.0.{n}", "admin", "admin")
-    with pytest.raises(Throttled) as caught:
+    with pytest.raises(SignInThrottled) as caught:
         guard.admit("10.0.1.1", "admin", "admin")
     assert caught.value.retry_after == ADMIN.every
     assert guard.addresses.spent("10.0.1.1") == 0  # the refused attempt cost its address nothing
@@ -146,7 +145,7 @@ def test_password_hashing_runs_one_at_a_time_and_refuses_past_its_queue() -> Non
         try:
             await guard.hash(slow)
             outcomes.append("hashed")
-        except HashingBusy:
+        except SignInBusy:
             outcomes.append("busy")
 
     async def flood() -> None:

@@ -1,4 +1,4 @@
-"""The ``store`` fixture: one migrated :class:`SqlMetadataStore` per test, on every backend.
+"""The ``store`` fixture: one migrated :class:`SqlMetadata` per test, on every backend.
 
 SQLite gets a fresh file per test. PostgreSQL gets one fresh database per run
 (:func:`databases.own_database`: its admin URL, and when its tests skip or fail); every test
@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from databases import own_database
-from imagegate.metadata.schema import metadata
-from imagegate.metadata.sql import SqlMetadataStore
+from imagegate.adapters.metadata import SqlMetadata
+from imagegate.adapters.metadata.schema import metadata
 
 
 @pytest.fixture(scope="session")
@@ -26,24 +26,24 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
-def _truncate_all(store: SqlMetadataStore) -> None:
+def _truncate_all(store: SqlMetadata) -> None:
     """Empty every table of the schema (not Alembic's version table)."""
     names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
-    with store.engine.begin() as conn:
+    with store.database.engine.begin() as conn:
         conn.execute(sa.text(f"TRUNCATE TABLE {names} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture(
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
 )
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlMetadataStore]:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlMetadata]:
     """A migrated, empty metadata store on the parametrized backend."""
     if request.param == "sqlite":
-        store = SqlMetadataStore(f"sqlite:///{tmp_path / 'imagegate.db'}")
+        store = SqlMetadata.open(f"sqlite:///{tmp_path / 'imagegate.db'}")
         prepare = store.migrate
     else:
         # The database was migrated once for the run; each test starts from empty tables.
-        store = SqlMetadataStore(request.getfixturevalue("postgres_url"))
+        store = SqlMetadata.open(request.getfixturevalue("postgres_url"))
         prepare = partial(_truncate_all, store)
     try:
         prepare()
@@ -53,6 +53,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlMetadat
 
 
 @pytest.fixture
-def backend(store: SqlMetadataStore) -> str:
+def backend(store: SqlMetadata) -> str:
     """The SQLAlchemy dialect name of ``store``: ``sqlite`` or ``postgresql``."""
-    return store.engine.dialect.name
+    return store.database.engine.dialect.name

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from imagegate.errors import Conflict
-from imagegate.metadata.sql import SqlMetadataStore
-from imagegate.models import (
+from imagegate.adapters.metadata import SqlMetadata
+from imagegate.core.errors import Conflict
+from imagegate.core.models import (
     Account,
     ApiToken,
     Fit,
@@ -25,6 +25,7 @@ from imagegate.models import (
     Variant,
     VariantOptions,
 )
+from imagegate.usecases.records import AccountChanges, ImageChanges
 
 T0 = datetime(2024, 5, 17, 12, 0, 0, 123000, tzinfo=UTC)
 
@@ -63,37 +64,37 @@ def make_image(account_id: str, image_id: str, **changes: Any) -> Image:
 
 
 @pytest.fixture
-def a(store: SqlMetadataStore) -> Account:
+def a(store: SqlMetadata) -> Account:
     account = make_account("a", flexible_variants=True, browser_ttl=60, image_quota=7)
-    store.create_account(account)
+    store.accounts.create(account)
     return account
 
 
 @pytest.fixture
-def b(store: SqlMetadataStore) -> Account:
+def b(store: SqlMetadata) -> Account:
     account = make_account("b")
-    store.create_account(account)
+    store.accounts.create(account)
     return account
 
 
-def test_ping(store: SqlMetadataStore) -> None:
-    store.ping()
+def test_ping(store: SqlMetadata) -> None:
+    store.database.ping()
 
 
 # --- accounts -----------------------------------------------------------------------------
 
 
-def test_account_round_trips(store: SqlMetadataStore, a: Account) -> None:
-    assert store.get_account(a.id) == a
-    assert store.get_account("acctmissing") is None
+def test_account_round_trips(store: SqlMetadata, a: Account) -> None:
+    assert store.accounts.get(a.id) == a
+    assert store.accounts.get("acctmissing") is None
 
 
-def test_list_accounts(store: SqlMetadataStore) -> None:
-    assert store.list_accounts() == []
+def test_list_accounts(store: SqlMetadata) -> None:
+    assert store.accounts.all() == []
     made = [make_account(tag, created=at(i)) for i, tag in enumerate("xyz")]
     for account in made:
-        store.create_account(account)
-    assert sorted(store.list_accounts(), key=lambda acc: acc.id) == made
+        store.accounts.create(account)
+    assert sorted(store.accounts.all(), key=lambda acc: acc.id) == made
 
 
 @pytest.mark.parametrize(
@@ -108,48 +109,55 @@ def test_list_accounts(store: SqlMetadataStore) -> None:
             {"flexible_variants": False, "browser_ttl": 0, "image_quota": 0, "keep_gps": True},
         ),
         ({}, {}),
-        ({"id": "acctother", "hash": "hashother", "created": at(60)}, {}),
-        ({"hash": "hashother", "browser_ttl": 5}, {"browser_ttl": 5}),
     ],
-    ids=["flexible", "ttl", "quota", "gps", "all", "nothing", "not-updatable", "mixed"],
+    ids=["flexible", "ttl", "quota", "gps", "all", "nothing"],
 )
 def test_update_account(
-    store: SqlMetadataStore, a: Account, changes: dict[str, Any], applied: dict[str, Any]
+    store: SqlMetadata, a: Account, changes: dict[str, Any], applied: dict[str, Any]
 ) -> None:
     expected = replace(a, **applied)
-    assert store.update_account(a.id, **changes) == expected
-    assert store.get_account(a.id) == expected
+    assert store.accounts.update(a.id, AccountChanges(**changes)) == expected
+    assert store.accounts.get(a.id) == expected
 
 
-def test_update_missing_account(store: SqlMetadataStore) -> None:
-    assert store.update_account("acctmissing", browser_ttl=1) is None
-    assert store.list_accounts() == []
+@pytest.mark.parametrize(
+    ("record", "field"), [(AccountChanges, "hash"), (ImageChanges, "blob_key")]
+)
+def test_changes_name_only_what_may_change(record: type, field: str) -> None:
+    """A misspelt or forbidden field is an error where it is written, never dropped."""
+    with pytest.raises(TypeError):
+        record(**{field: "x"})
+
+
+def test_update_missing_account(store: SqlMetadata) -> None:
+    assert store.accounts.update("acctmissing", AccountChanges(browser_ttl=1)) is None
+    assert store.accounts.all() == []
 
 
 # --- uniqueness -----------------------------------------------------------------------------
 
 
-def _dup_account_hash(store: SqlMetadataStore, a: Account) -> None:
-    store.create_account(make_account("other", hash=a.hash))
+def _dup_account_hash(store: SqlMetadata, a: Account) -> None:
+    store.accounts.create(make_account("other", hash=a.hash))
 
 
-def _dup_account_id(store: SqlMetadataStore, a: Account) -> None:
-    store.create_account(make_account("other", id=a.id))
+def _dup_account_id(store: SqlMetadata, a: Account) -> None:
+    store.accounts.create(make_account("other", id=a.id))
 
 
-def _dup_token_hash(store: SqlMetadataStore, a: Account) -> None:
-    store.add_token(make_token(a.id, "tok1"), "tokenhash")
-    store.add_token(make_token(a.id, "tok2"), "tokenhash")
+def _dup_token_hash(store: SqlMetadata, a: Account) -> None:
+    store.tokens.add(make_token(a.id, "tok1"), "tokenhash")
+    store.tokens.add(make_token(a.id, "tok2"), "tokenhash")
 
 
-def _dup_variant(store: SqlMetadataStore, a: Account) -> None:
-    store.create_variant(a.id, Variant("thumb", VariantOptions(width=10)))
-    store.create_variant(a.id, Variant("thumb", VariantOptions(width=20)))
+def _dup_variant(store: SqlMetadata, a: Account) -> None:
+    store.variants.create(a.id, Variant("thumb", VariantOptions(width=10)))
+    store.variants.create(a.id, Variant("thumb", VariantOptions(width=20)))
 
 
-def _dup_image(store: SqlMetadataStore, a: Account) -> None:
-    store.insert_image(make_image(a.id, "same"))
-    store.insert_image(make_image(a.id, "same", filename="other.png"))
+def _dup_image(store: SqlMetadata, a: Account) -> None:
+    store.images.insert(make_image(a.id, "same"))
+    store.images.insert(make_image(a.id, "same", filename="other.png"))
 
 
 @pytest.mark.parametrize(
@@ -158,28 +166,28 @@ def _dup_image(store: SqlMetadataStore, a: Account) -> None:
     ids=["account-hash", "account-id", "token-hash", "variant-name", "image-id"],
 )
 def test_duplicates_raise_conflict_and_change_nothing(
-    store: SqlMetadataStore, a: Account, clash: Callable[[SqlMetadataStore, Account], None]
+    store: SqlMetadata, a: Account, clash: Callable[[SqlMetadata, Account], None]
 ) -> None:
     with pytest.raises(Conflict):
         clash(store, a)
-    assert store.list_accounts() == [a]
-    assert [t.id for t in store.list_tokens(a.id)] in ([], ["tok1"])
-    assert store.list_variants(a.id) in ([], [Variant("thumb", VariantOptions(width=10))])
-    assert [i.filename for i in store.list_images(a.id, 0, 10)] in ([], ["photo.jpg"])
+    assert store.accounts.all() == [a]
+    assert [t.id for t in store.tokens.all(a.id)] in ([], ["tok1"])
+    assert store.variants.all(a.id) in ([], [Variant("thumb", VariantOptions(width=10))])
+    assert [i.filename for i in store.images.by_offset(a.id, 0, 10)] in ([], ["photo.jpg"])
 
 
 def test_same_names_in_another_account_do_not_clash(
-    store: SqlMetadataStore, a: Account, b: Account
+    store: SqlMetadata, a: Account, b: Account
 ) -> None:
     for account in (a, b):
-        store.create_variant(account.id, Variant("thumb", VariantOptions(width=10)))
-        store.insert_image(make_image(account.id, "same", filename=f"{account.id}.jpg"))
-        store.put_key(account.id, SigningKey("k1", f"value-{account.id}", T0))
+        store.variants.create(account.id, Variant("thumb", VariantOptions(width=10)))
+        store.images.insert(make_image(account.id, "same", filename=f"{account.id}.jpg"))
+        store.keys.put(account.id, SigningKey("k1", f"value-{account.id}", T0))
     for account in (a, b):
-        image = store.get_image(account.id, "same")
+        image = store.images.get(account.id, "same")
         assert image is not None
         assert image.filename == f"{account.id}.jpg"
-        assert [k.value for k in store.list_keys(account.id)] == [f"value-{account.id}"]
+        assert [k.value for k in store.keys.all(account.id)] == [f"value-{account.id}"]
 
 
 # --- tokens ---------------------------------------------------------------------------------
@@ -190,81 +198,81 @@ def test_same_names_in_another_account_do_not_clash(
     [frozenset(), frozenset({Scope.READ}), frozenset({Scope.READ, Scope.EDIT})],
     ids=["none", "read", "read-edit"],
 )
-def test_token_round_trips(store: SqlMetadataStore, a: Account, scopes: frozenset[Scope]) -> None:
+def test_token_round_trips(store: SqlMetadata, a: Account, scopes: frozenset[Scope]) -> None:
     token = make_token(a.id, "tok1", scopes=scopes)
-    store.add_token(token, "hash1")
-    assert store.find_token("hash1") == token
-    assert store.list_tokens(a.id) == [token]
-    assert store.find_token("hash2") is None
+    store.tokens.add(token, "hash1")
+    assert store.tokens.find("hash1") == token
+    assert store.tokens.all(a.id) == [token]
+    assert store.tokens.find("hash2") is None
 
 
-def test_revoked_tokens_are_not_found(store: SqlMetadataStore, a: Account) -> None:
-    store.add_token(make_token(a.id, "tok1"), "hash1")
-    store.add_token(make_token(a.id, "tok2", revoked=True), "hash2")
-    assert store.find_token("hash2") is None
-    assert store.revoke_token(a.id, "tok1") is True
-    assert store.find_token("hash1") is None
-    store.revoke_token(a.id, "tok1")  # twice is not an error
-    assert store.find_token("hash1") is None
-    listed = {t.id: t.revoked for t in store.list_tokens(a.id)}
+def test_revoked_tokens_are_not_found(store: SqlMetadata, a: Account) -> None:
+    store.tokens.add(make_token(a.id, "tok1"), "hash1")
+    store.tokens.add(make_token(a.id, "tok2", revoked=True), "hash2")
+    assert store.tokens.find("hash2") is None
+    assert store.tokens.revoke(a.id, "tok1") is True
+    assert store.tokens.find("hash1") is None
+    store.tokens.revoke(a.id, "tok1")  # twice is not an error
+    assert store.tokens.find("hash1") is None
+    listed = {t.id: t.revoked for t in store.tokens.all(a.id)}
     assert listed == {"tok1": True, "tok2": True}
 
 
-def test_revoke_missing_or_foreign_token(store: SqlMetadataStore, a: Account, b: Account) -> None:
+def test_revoke_missing_or_foreign_token(store: SqlMetadata, a: Account, b: Account) -> None:
     token = make_token(a.id, "tok1")
-    store.add_token(token, "hash1")
-    assert store.revoke_token(a.id, "tokmissing") is False
-    assert store.revoke_token(b.id, "tok1") is False
-    assert store.find_token("hash1") == token
+    store.tokens.add(token, "hash1")
+    assert store.tokens.revoke(a.id, "tokmissing") is False
+    assert store.tokens.revoke(b.id, "tok1") is False
+    assert store.tokens.find("hash1") == token
 
 
-def test_list_tokens_per_account(store: SqlMetadataStore, a: Account, b: Account) -> None:
+def test_list_tokens_per_account(store: SqlMetadata, a: Account, b: Account) -> None:
     mine = [make_token(a.id, f"tok{i}", created=at(i)) for i in range(3)]
     for i, token in enumerate(mine):
-        store.add_token(token, f"hash{i}")
-    store.add_token(make_token(b.id, "tokb"), "hashb")
-    assert sorted(store.list_tokens(a.id), key=lambda t: t.id) == mine
-    assert [t.id for t in store.list_tokens(b.id)] == ["tokb"]
-    assert store.list_tokens("acctmissing") == []
+        store.tokens.add(token, f"hash{i}")
+    store.tokens.add(make_token(b.id, "tokb"), "hashb")
+    assert sorted(store.tokens.all(a.id), key=lambda t: t.id) == mine
+    assert [t.id for t in store.tokens.all(b.id)] == ["tokb"]
+    assert store.tokens.all("acctmissing") == []
 
 
 # --- signing keys ---------------------------------------------------------------------------
 
 
-def test_put_key_creates_then_replaces(store: SqlMetadataStore, a: Account) -> None:
-    assert store.list_keys(a.id) == []
-    store.put_key(a.id, SigningKey("k1", "first", T0))
-    assert store.list_keys(a.id) == [SigningKey("k1", "first", T0, 0)]
-    store.add_key_verifications(a.id, {"k1": 5})
-    assert store.list_keys(a.id)[0].verifications == 5
-    store.put_key(a.id, SigningKey("k1", "second", at(10), verifications=99))
-    assert store.list_keys(a.id) == [SigningKey("k1", "second", at(10), 0)]
+def test_put_key_creates_then_replaces(store: SqlMetadata, a: Account) -> None:
+    assert store.keys.all(a.id) == []
+    store.keys.put(a.id, SigningKey("k1", "first", T0))
+    assert store.keys.all(a.id) == [SigningKey("k1", "first", T0, 0)]
+    store.keys.add_verifications(a.id, {"k1": 5})
+    assert store.keys.all(a.id)[0].verifications == 5
+    store.keys.put(a.id, SigningKey("k1", "second", at(10), verifications=99))
+    assert store.keys.all(a.id) == [SigningKey("k1", "second", at(10), 0)]
 
 
-def test_keys_are_listed_oldest_first(store: SqlMetadataStore, a: Account) -> None:
+def test_keys_are_listed_oldest_first(store: SqlMetadata, a: Account) -> None:
     for name, offset in [("middle", 1), ("newest", 2), ("oldest", 0)]:
-        store.put_key(a.id, SigningKey(name, f"v-{name}", at(offset)))
-    assert [k.name for k in store.list_keys(a.id)] == ["oldest", "middle", "newest"]
-    store.put_key(a.id, SigningKey("oldest", "rotated", at(3)))
-    assert [k.name for k in store.list_keys(a.id)] == ["middle", "newest", "oldest"]
+        store.keys.put(a.id, SigningKey(name, f"v-{name}", at(offset)))
+    assert [k.name for k in store.keys.all(a.id)] == ["oldest", "middle", "newest"]
+    store.keys.put(a.id, SigningKey("oldest", "rotated", at(3)))
+    assert [k.name for k in store.keys.all(a.id)] == ["middle", "newest", "oldest"]
 
 
-def test_delete_key(store: SqlMetadataStore, a: Account) -> None:
-    store.put_key(a.id, SigningKey("k1", "v1", T0))
-    store.put_key(a.id, SigningKey("k2", "v2", at(1)))
-    assert store.delete_key(a.id, "k1") is True
-    assert store.delete_key(a.id, "k1") is False
-    assert store.delete_key(a.id, "never") is False
-    assert [k.name for k in store.list_keys(a.id)] == ["k2"]
+def test_delete_key(store: SqlMetadata, a: Account) -> None:
+    store.keys.put(a.id, SigningKey("k1", "v1", T0))
+    store.keys.put(a.id, SigningKey("k2", "v2", at(1)))
+    assert store.keys.delete(a.id, "k1") is True
+    assert store.keys.delete(a.id, "k1") is False
+    assert store.keys.delete(a.id, "never") is False
+    assert [k.name for k in store.keys.all(a.id)] == ["k2"]
 
 
-def test_add_key_verifications(store: SqlMetadataStore, a: Account) -> None:
-    store.put_key(a.id, SigningKey("k1", "v1", T0))
-    store.put_key(a.id, SigningKey("k2", "v2", at(1)))
-    store.add_key_verifications(a.id, {"k1": 3, "k2": 1, "unknown": 7})
-    store.add_key_verifications(a.id, {"k1": 2})
-    store.add_key_verifications(a.id, {})
-    assert {k.name: k.verifications for k in store.list_keys(a.id)} == {"k1": 5, "k2": 1}
+def test_add_key_verifications(store: SqlMetadata, a: Account) -> None:
+    store.keys.put(a.id, SigningKey("k1", "v1", T0))
+    store.keys.put(a.id, SigningKey("k2", "v2", at(1)))
+    store.keys.add_verifications(a.id, {"k1": 3, "k2": 1, "unknown": 7})
+    store.keys.add_verifications(a.id, {"k1": 2})
+    store.keys.add_verifications(a.id, {})
+    assert {k.name: k.verifications for k in store.keys.all(a.id)} == {"k1": 5, "k2": 1}
 
 
 # --- variants -------------------------------------------------------------------------------
@@ -287,21 +295,21 @@ OPTIONS = [
 @pytest.mark.parametrize("options", OPTIONS, ids=[o.cache_token() for o in OPTIONS])
 @pytest.mark.parametrize("never_require", [False, True])
 def test_variant_round_trips(
-    store: SqlMetadataStore, a: Account, options: VariantOptions, never_require: bool
+    store: SqlMetadata, a: Account, options: VariantOptions, never_require: bool
 ) -> None:
     variant = Variant("v1", options, never_require)
-    store.create_variant(a.id, variant)
-    assert store.get_variant(a.id, "v1") == variant
-    assert store.list_variants(a.id) == [variant]
-    assert store.get_variant(a.id, "v2") is None
+    store.variants.create(a.id, variant)
+    assert store.variants.get(a.id, "v1") == variant
+    assert store.variants.all(a.id) == [variant]
+    assert store.variants.get(a.id, "v2") is None
 
 
-def test_list_variants(store: SqlMetadataStore, a: Account, b: Account) -> None:
+def test_list_variants(store: SqlMetadata, a: Account, b: Account) -> None:
     made = [Variant(f"v{i}", VariantOptions(width=i + 1)) for i in range(4)]
     for variant in made:
-        store.create_variant(a.id, variant)
-    assert sorted(store.list_variants(a.id), key=lambda v: v.name) == made
-    assert store.list_variants(b.id) == []
+        store.variants.create(a.id, variant)
+    assert sorted(store.variants.all(a.id), key=lambda v: v.name) == made
+    assert store.variants.all(b.id) == []
 
 
 @pytest.mark.parametrize(
@@ -316,27 +324,27 @@ def test_list_variants(store: SqlMetadataStore, a: Account, b: Account) -> None:
     ],
 )
 def test_update_variant(
-    store: SqlMetadataStore, a: Account, before: bool, argument: bool | None, after: bool
+    store: SqlMetadata, a: Account, before: bool, argument: bool | None, after: bool
 ) -> None:
-    store.create_variant(a.id, Variant("v1", VariantOptions(width=10), before))
+    store.variants.create(a.id, Variant("v1", VariantOptions(width=10), before))
     options = VariantOptions(fit=Fit.CROP, width=20, height=30)
     expected = Variant("v1", options, after)
-    assert store.update_variant(a.id, "v1", options, argument) == expected
-    assert store.get_variant(a.id, "v1") == expected
+    assert store.variants.update(a.id, "v1", options, argument) == expected
+    assert store.variants.get(a.id, "v1") == expected
 
 
-def test_update_missing_variant(store: SqlMetadataStore, a: Account) -> None:
-    assert store.update_variant(a.id, "nope", VariantOptions(), True) is None
-    assert store.get_variant(a.id, "nope") is None
+def test_update_missing_variant(store: SqlMetadata, a: Account) -> None:
+    assert store.variants.update(a.id, "nope", VariantOptions(), True) is None
+    assert store.variants.get(a.id, "nope") is None
 
 
-def test_delete_variant(store: SqlMetadataStore, a: Account) -> None:
-    store.create_variant(a.id, Variant("v1", VariantOptions()))
-    assert store.delete_variant(a.id, "v1") is True
-    assert store.delete_variant(a.id, "v1") is False
-    assert store.get_variant(a.id, "v1") is None
-    store.create_variant(a.id, Variant("v1", VariantOptions(width=5)))  # the name is free again
-    assert store.get_variant(a.id, "v1") == Variant("v1", VariantOptions(width=5))
+def test_delete_variant(store: SqlMetadata, a: Account) -> None:
+    store.variants.create(a.id, Variant("v1", VariantOptions()))
+    assert store.variants.delete(a.id, "v1") is True
+    assert store.variants.delete(a.id, "v1") is False
+    assert store.variants.get(a.id, "v1") is None
+    store.variants.create(a.id, Variant("v1", VariantOptions(width=5)))  # the name is free again
+    assert store.variants.get(a.id, "v1") == Variant("v1", VariantOptions(width=5))
 
 
 # --- images ---------------------------------------------------------------------------------
@@ -352,11 +360,11 @@ def test_delete_variant(store: SqlMetadataStore, a: Account) -> None:
     ],
     ids=["full", "sparse", "draft-signed", "svg-unicode"],
 )
-def test_image_round_trips(store: SqlMetadataStore, a: Account, changes: dict[str, Any]) -> None:
+def test_image_round_trips(store: SqlMetadata, a: Account, changes: dict[str, Any]) -> None:
     image = make_image(a.id, "img1", **changes)
-    store.insert_image(image)
-    assert store.get_image(a.id, "img1") == image
-    assert store.get_image(a.id, "img2") is None
+    store.images.insert(image)
+    assert store.images.get(a.id, "img1") == image
+    assert store.images.get(a.id, "img2") is None
 
 
 def _random_text(alphabet: tuple[int, int], length: int) -> str:
@@ -374,23 +382,25 @@ IMAGE_IDS = {
 
 
 @pytest.mark.parametrize("image_id", IMAGE_IDS.values(), ids=IMAGE_IDS.keys())
-def test_image_ids(store: SqlMetadataStore, a: Account, image_id: str) -> None:
+def test_image_ids(store: SqlMetadata, a: Account, image_id: str) -> None:
     assert len(image_id) <= 1024
     image = make_image(a.id, image_id)
-    store.insert_image(image)
-    assert store.get_image(a.id, image_id) == image
-    assert [i.id for i in store.list_images(a.id, 0, 10)] == [image_id]
-    assert store.update_image(a.id, image_id, creator="c2") == replace(image, creator="c2")
-    assert store.delete_image(a.id, image_id) == replace(image, creator="c2")
+    store.images.insert(image)
+    assert store.images.get(a.id, image_id) == image
+    assert [i.id for i in store.images.by_offset(a.id, 0, 10)] == [image_id]
+    assert store.images.update(a.id, image_id, ImageChanges(creator="c2")) == replace(
+        image, creator="c2"
+    )
+    assert store.images.delete(a.id, image_id) == replace(image, creator="c2")
 
 
 def test_image_id_of_1024_incompressible_three_byte_characters(
-    store: SqlMetadataStore, a: Account
+    store: SqlMetadata, a: Account
 ) -> None:
     # 3 KB of UTF-8: past what a PostgreSQL btree entry holds, so rows are keyed by digest.
     image_id = _random_text((0x4E00, 0x9FFF), 1024)
-    store.insert_image(make_image(a.id, image_id))
-    assert store.get_image(a.id, image_id) is not None
+    store.images.insert(make_image(a.id, image_id))
+    assert store.images.get(a.id, image_id) is not None
 
 
 METAS = {
@@ -423,26 +433,26 @@ def _canonical(value: Any) -> str:
 
 
 @pytest.mark.parametrize("meta", METAS.values(), ids=METAS.keys())
-def test_metadata_json_round_trips(
-    store: SqlMetadataStore, a: Account, meta: dict[str, Any]
-) -> None:
-    store.insert_image(make_image(a.id, "inserted", meta=meta))
-    store.insert_image(make_image(a.id, "updated", uploaded=at(-1)))
-    store.update_image(a.id, "updated", meta=meta)
+def test_metadata_json_round_trips(store: SqlMetadata, a: Account, meta: dict[str, Any]) -> None:
+    store.images.insert(make_image(a.id, "inserted", meta=meta))
+    store.images.insert(make_image(a.id, "updated", uploaded=at(-1)))
+    store.images.update(a.id, "updated", ImageChanges(meta=meta))
     for image_id in ("inserted", "updated"):
-        image = store.get_image(a.id, image_id)
+        image = store.images.get(a.id, image_id)
         assert image is not None
         assert _canonical(image.meta) == _canonical(meta)
-    assert [_canonical(i.meta) for i in store.list_images(a.id, 0, 10)] == [_canonical(meta)] * 2
+    assert [_canonical(i.meta) for i in store.images.by_offset(a.id, 0, 10)] == [
+        _canonical(meta)
+    ] * 2
 
 
 @pytest.fixture
-def gallery(store: SqlMetadataStore, a: Account) -> None:
+def gallery(store: SqlMetadata, a: Account) -> None:
     """Five public images p0..p4, a second apart, and two drafts in between and after."""
     for i in range(5):
-        store.insert_image(make_image(a.id, f"p{i}", uploaded=at(i)))
-    store.insert_image(make_image(a.id, "d1", uploaded=at(1.5), draft=True))
-    store.insert_image(make_image(a.id, "d9", uploaded=at(9), draft=True))
+        store.images.insert(make_image(a.id, f"p{i}", uploaded=at(i)))
+    store.images.insert(make_image(a.id, "d1", uploaded=at(1.5), draft=True))
+    store.images.insert(make_image(a.id, "d9", uploaded=at(9), draft=True))
 
 
 @pytest.mark.parametrize(
@@ -459,27 +469,27 @@ def gallery(store: SqlMetadataStore, a: Account) -> None:
 )
 @pytest.mark.usefixtures("gallery")
 def test_list_images_newest_first_without_drafts(
-    store: SqlMetadataStore, a: Account, offset: int, limit: int, expected: list[str]
+    store: SqlMetadata, a: Account, offset: int, limit: int, expected: list[str]
 ) -> None:
-    assert [i.id for i in store.list_images(a.id, offset, limit)] == expected
+    assert [i.id for i in store.images.by_offset(a.id, offset, limit)] == expected
 
 
 @pytest.mark.usefixtures("gallery")
-def test_count_images_includes_drafts(store: SqlMetadataStore, a: Account, b: Account) -> None:
-    assert store.count_images(a.id) == 7
-    assert store.count_images(b.id) == 0
+def test_count_images_includes_drafts(store: SqlMetadata, a: Account, b: Account) -> None:
+    assert store.images.count(a.id) == 7
+    assert store.images.count(b.id) == 0
 
 
-def test_list_images_breaks_ties_in_a_stable_order(store: SqlMetadataStore, a: Account) -> None:
+def test_list_images_breaks_ties_in_a_stable_order(store: SqlMetadata, a: Account) -> None:
     names = ["k3", "k1", "k5", "k2", "k4", "k6"]
     for name in names:
-        store.insert_image(make_image(a.id, name))
-    store.insert_image(make_image(a.id, "k0", uploaded=at(1)))
-    listed = [i.id for i in store.list_images(a.id, 0, 100)]
+        store.images.insert(make_image(a.id, name))
+    store.images.insert(make_image(a.id, "k0", uploaded=at(1)))
+    listed = [i.id for i in store.images.by_offset(a.id, 0, 100)]
     assert listed[0] == "k0"
     assert sorted(listed[1:]) == sorted(names)
-    assert [i.id for i in store.list_images(a.id, 0, 100)] == listed
-    paged = [i.id for offset in range(0, 7, 2) for i in store.list_images(a.id, offset, 2)]
+    assert [i.id for i in store.images.by_offset(a.id, 0, 100)] == listed
+    paged = [i.id for offset in range(0, 7, 2) for i in store.images.by_offset(a.id, offset, 2)]
     assert paged == listed
 
 
@@ -490,27 +500,12 @@ def test_list_images_breaks_ties_in_a_stable_order(store: SqlMetadataStore, a: A
         ({"meta": {"new": [1, 2]}}, {"meta": {"new": [1, 2]}}),
         ({"meta": {}}, {"meta": {}}),
         ({"creator": "someone-else"}, {"creator": "someone-else"}),
-        ({"creator": None}, {"creator": None}),
+        ({"creator": None}, {}),  # None leaves a field as it is
         (
             {"require_signed_urls": True, "meta": {"k": 1}, "creator": "c2"},
             {"require_signed_urls": True, "meta": {"k": 1}, "creator": "c2"},
         ),
         ({}, {}),
-        (
-            {
-                "id": "other",
-                "filename": "x.png",
-                "draft": True,
-                "format": "png",
-                "width": 1,
-                "height": 1,
-                "size": 1,
-                "blob_key": "elsewhere",
-                "sha256": "00",
-            },
-            {},
-        ),
-        ({"draft": True, "creator": "c3"}, {"creator": "c3"}),
     ],
     ids=[
         "signed",
@@ -520,34 +515,32 @@ def test_list_images_breaks_ties_in_a_stable_order(store: SqlMetadataStore, a: A
         "creator-none",
         "all",
         "nothing",
-        "not-updatable",
-        "mixed",
     ],
 )
 def test_update_image(
-    store: SqlMetadataStore, a: Account, changes: dict[str, Any], applied: dict[str, Any]
+    store: SqlMetadata, a: Account, changes: dict[str, Any], applied: dict[str, Any]
 ) -> None:
     image = make_image(a.id, "img1")
-    store.insert_image(image)
+    store.images.insert(image)
     expected = replace(image, **applied)
-    assert store.update_image(a.id, "img1", **changes) == expected
-    assert store.get_image(a.id, "img1") == expected
-    assert store.get_image(a.id, "other") is None
+    assert store.images.update(a.id, "img1", ImageChanges(**changes)) == expected
+    assert store.images.get(a.id, "img1") == expected
+    assert store.images.get(a.id, "other") is None
 
 
-def test_update_missing_image(store: SqlMetadataStore, a: Account) -> None:
-    assert store.update_image(a.id, "nope", creator="x") is None
-    assert store.count_images(a.id) == 0
+def test_update_missing_image(store: SqlMetadata, a: Account) -> None:
+    assert store.images.update(a.id, "nope", ImageChanges(creator="x")) is None
+    assert store.images.count(a.id) == 0
 
 
-def test_delete_image_returns_the_record(store: SqlMetadataStore, a: Account) -> None:
+def test_delete_image_returns_the_record(store: SqlMetadata, a: Account) -> None:
     image = make_image(a.id, "img1", draft=True)
-    store.insert_image(image)
-    store.insert_image(make_image(a.id, "img2"))
-    assert store.delete_image(a.id, "img1") == image
-    assert store.delete_image(a.id, "img1") is None
-    assert store.get_image(a.id, "img1") is None
-    assert store.count_images(a.id) == 1
+    store.images.insert(image)
+    store.images.insert(make_image(a.id, "img2"))
+    assert store.images.delete(a.id, "img1") == image
+    assert store.images.delete(a.id, "img1") is None
+    assert store.images.get(a.id, "img1") is None
+    assert store.images.count(a.id) == 1
 
 
 # --- times ----------------------------------------------------------------------------------
@@ -562,32 +555,32 @@ MOMENTS = {
 }
 
 
-def _account_time(store: SqlMetadataStore, moment: datetime) -> datetime:
-    store.create_account(make_account("t", created=moment))
-    return next(acc.created for acc in store.list_accounts())
+def _account_time(store: SqlMetadata, moment: datetime) -> datetime:
+    store.accounts.create(make_account("t", created=moment))
+    return next(acc.created for acc in store.accounts.all())
 
 
-def _token_time(store: SqlMetadataStore, moment: datetime) -> datetime:
-    store.create_account(make_account("t"))
-    store.add_token(make_token("acctt", "tok1", created=moment), "hash1")
-    found = store.find_token("hash1")
+def _token_time(store: SqlMetadata, moment: datetime) -> datetime:
+    store.accounts.create(make_account("t"))
+    store.tokens.add(make_token("acctt", "tok1", created=moment), "hash1")
+    found = store.tokens.find("hash1")
     assert found is not None
-    assert store.list_tokens("acctt")[0].created == found.created
+    assert store.tokens.all("acctt")[0].created == found.created
     return found.created
 
 
-def _key_time(store: SqlMetadataStore, moment: datetime) -> datetime:
-    store.create_account(make_account("t"))
-    store.put_key("acctt", SigningKey("k1", "v1", moment))
-    return store.list_keys("acctt")[0].created
+def _key_time(store: SqlMetadata, moment: datetime) -> datetime:
+    store.accounts.create(make_account("t"))
+    store.keys.put("acctt", SigningKey("k1", "v1", moment))
+    return store.keys.all("acctt")[0].created
 
 
-def _image_time(store: SqlMetadataStore, moment: datetime) -> datetime:
-    store.create_account(make_account("t"))
-    store.insert_image(make_image("acctt", "img1", uploaded=moment))
-    found = store.get_image("acctt", "img1")
+def _image_time(store: SqlMetadata, moment: datetime) -> datetime:
+    store.accounts.create(make_account("t"))
+    store.images.insert(make_image("acctt", "img1", uploaded=moment))
+    found = store.images.get("acctt", "img1")
     assert found is not None
-    assert store.list_images("acctt", 0, 1)[0].uploaded == found.uploaded
+    assert store.images.by_offset("acctt", 0, 1)[0].uploaded == found.uploaded
     return found.uploaded
 
 
@@ -598,9 +591,9 @@ def _image_time(store: SqlMetadataStore, moment: datetime) -> datetime:
     ids=["account", "token", "key", "image"],
 )
 def test_times_round_trip_to_the_millisecond_in_utc(
-    store: SqlMetadataStore,
+    store: SqlMetadata,
     moment: datetime,
-    read_back: Callable[[SqlMetadataStore, datetime], datetime],
+    read_back: Callable[[SqlMetadata, datetime], datetime],
 ) -> None:
     expected = moment.astimezone(UTC).replace(microsecond=moment.microsecond // 1000 * 1000)
     got = read_back(store, moment)
@@ -614,28 +607,28 @@ def test_times_round_trip_to_the_millisecond_in_utc(
 
 
 @pytest.fixture
-def published(store: SqlMetadataStore, a: Account, b: Account) -> Image:
+def published(store: SqlMetadata, a: Account, b: Account) -> Image:
     """In account a: an image, a variant and two keys. In account b: other rows."""
     image = make_image(a.id, "img1", require_signed_urls=True)
-    store.insert_image(image)
-    store.create_variant(a.id, Variant("thumb", VariantOptions(width=10)))
-    store.put_key(a.id, SigningKey("newer", "v2", at(1)))
-    store.put_key(a.id, SigningKey("older", "v1", T0))
-    store.insert_image(make_image(b.id, "onlyb"))
-    store.create_variant(b.id, Variant("bonly", VariantOptions(width=99)))
-    store.put_key(b.id, SigningKey("bkey", "vb", T0))
+    store.images.insert(image)
+    store.variants.create(a.id, Variant("thumb", VariantOptions(width=10)))
+    store.keys.put(a.id, SigningKey("newer", "v2", at(1)))
+    store.keys.put(a.id, SigningKey("older", "v1", T0))
+    store.images.insert(make_image(b.id, "onlyb"))
+    store.variants.create(b.id, Variant("bonly", VariantOptions(width=99)))
+    store.keys.put(b.id, SigningKey("bkey", "vb", T0))
     return image
 
 
-def test_delivery_context_unknown_hash(store: SqlMetadataStore, published: Image) -> None:
-    assert store.delivery_context("nosuchhash", "img1", "thumb") is None
-    assert store.delivery_context("", "img1", None) is None
+def test_delivery_context_unknown_hash(store: SqlMetadata, published: Image) -> None:
+    assert store.delivery.context("nosuchhash", "img1", "thumb") is None
+    assert store.delivery.context("", "img1", None) is None
 
 
 def test_delivery_context_finds_everything(
-    store: SqlMetadataStore, a: Account, published: Image
+    store: SqlMetadata, a: Account, published: Image
 ) -> None:
-    ctx = store.delivery_context(a.hash, "img1", "thumb")
+    ctx = store.delivery.context(a.hash, "img1", "thumb")
     assert ctx is not None
     assert ctx.account == a
     assert ctx.image == published
@@ -655,7 +648,7 @@ def test_delivery_context_finds_everything(
     ids=["no-variant", "unknown-variant", "foreign-variant", "unknown-image", "foreign-image"],
 )
 def test_delivery_context_partial(
-    store: SqlMetadataStore,
+    store: SqlMetadata,
     a: Account,
     published: Image,
     image_id: str,
@@ -663,7 +656,7 @@ def test_delivery_context_partial(
     has_image: bool,
     has_variant: bool | None,
 ) -> None:
-    ctx = store.delivery_context(a.hash, image_id, variant_name)
+    ctx = store.delivery.context(a.hash, image_id, variant_name)
     assert ctx is not None
     assert ctx.account == a
     assert (ctx.image == published) if has_image else (ctx.image is None)
@@ -677,53 +670,56 @@ def test_delivery_context_partial(
 # --- account isolation ----------------------------------------------------------------------
 
 
-def _snapshot(store: SqlMetadataStore, account: Account) -> tuple[object, ...]:
+def _snapshot(store: SqlMetadata, account: Account) -> tuple[object, ...]:
     return (
-        store.get_account(account.id),
-        store.list_tokens(account.id),
-        store.find_token("hasha"),
-        store.list_keys(account.id),
-        store.list_variants(account.id),
-        store.list_images(account.id, 0, 100),
-        store.count_images(account.id),
-        store.delivery_context(account.hash, "img1", "thumb"),
+        store.accounts.get(account.id),
+        store.tokens.all(account.id),
+        store.tokens.find("hasha"),
+        store.keys.all(account.id),
+        store.variants.all(account.id),
+        store.images.by_offset(account.id, 0, 100),
+        store.images.count(account.id),
+        store.delivery.context(account.hash, "img1", "thumb"),
     )
 
 
-def _delivery_through(store: SqlMetadataStore, b: Account) -> object:
-    ctx = store.delivery_context(b.hash, "img1", "thumb")
+def _delivery_through(store: SqlMetadata, b: Account) -> object:
+    ctx = store.delivery.context(b.hash, "img1", "thumb")
     return None if ctx is None else (ctx.account.id, ctx.image, ctx.variant)
 
 
-PROBES: dict[str, tuple[Callable[[SqlMetadataStore, Account], object], object]] = {
-    "get_image": (lambda s, b: s.get_image(b.id, "img1"), None),
-    "list_images": (lambda s, b: s.list_images(b.id, 0, 100), []),
-    "count_images": (lambda s, b: s.count_images(b.id), 0),
-    "update_image": (lambda s, b: s.update_image(b.id, "img1", creator="b", meta={}), None),
-    "delete_image": (lambda s, b: s.delete_image(b.id, "img1"), None),
-    "insert_image": (lambda s, b: s.insert_image(make_image(b.id, "img1", filename="b")), None),
-    "list_keys": (lambda s, b: s.list_keys(b.id), []),
-    "delete_key": (lambda s, b: s.delete_key(b.id, "older"), False),
+PROBES: dict[str, tuple[Callable[[SqlMetadata, Account], object], object]] = {
+    "get_image": (lambda s, b: s.images.get(b.id, "img1"), None),
+    "list_images": (lambda s, b: s.images.by_offset(b.id, 0, 100), []),
+    "count_images": (lambda s, b: s.images.count(b.id), 0),
+    "update_image": (
+        lambda s, b: s.images.update(b.id, "img1", ImageChanges(creator="b", meta={})),
+        None,
+    ),
+    "delete_image": (lambda s, b: s.images.delete(b.id, "img1"), None),
+    "insert_image": (lambda s, b: s.images.insert(make_image(b.id, "img1", filename="b")), None),
+    "list_keys": (lambda s, b: s.keys.all(b.id), []),
+    "delete_key": (lambda s, b: s.keys.delete(b.id, "older"), False),
     "add_key_verifications": (
-        lambda s, b: s.add_key_verifications(b.id, {"older": 5, "newer": 1}),
+        lambda s, b: s.keys.add_verifications(b.id, {"older": 5, "newer": 1}),
         None,
     ),
-    "put_key": (lambda s, b: s.put_key(b.id, SigningKey("older", "bvalue", at(5))), None),
-    "list_variants": (lambda s, b: s.list_variants(b.id), []),
-    "get_variant": (lambda s, b: s.get_variant(b.id, "thumb"), None),
+    "put_key": (lambda s, b: s.keys.put(b.id, SigningKey("older", "bvalue", at(5))), None),
+    "list_variants": (lambda s, b: s.variants.all(b.id), []),
+    "get_variant": (lambda s, b: s.variants.get(b.id, "thumb"), None),
     "update_variant": (
-        lambda s, b: s.update_variant(b.id, "thumb", VariantOptions(width=1), True),
+        lambda s, b: s.variants.update(b.id, "thumb", VariantOptions(width=1), True),
         None,
     ),
-    "delete_variant": (lambda s, b: s.delete_variant(b.id, "thumb"), False),
+    "delete_variant": (lambda s, b: s.variants.delete(b.id, "thumb"), False),
     "create_variant": (
-        lambda s, b: s.create_variant(b.id, Variant("thumb", VariantOptions(width=2))),
+        lambda s, b: s.variants.create(b.id, Variant("thumb", VariantOptions(width=2))),
         None,
     ),
-    "list_tokens": (lambda s, b: s.list_tokens(b.id), []),
-    "revoke_token": (lambda s, b: s.revoke_token(b.id, "toka"), False),
+    "list_tokens": (lambda s, b: s.tokens.all(b.id), []),
+    "revoke_token": (lambda s, b: s.tokens.revoke(b.id, "toka"), False),
     "update_account": (
-        lambda s, b: s.update_account(b.id, browser_ttl=1),
+        lambda s, b: s.accounts.update(b.id, AccountChanges(browser_ttl=1)),
         replace(make_account("b"), browser_ttl=1),
     ),
     "delivery_context": (_delivery_through, ("acctb", None, None)),
@@ -732,17 +728,17 @@ PROBES: dict[str, tuple[Callable[[SqlMetadataStore, Account], object], object]] 
 
 @pytest.mark.parametrize("probe", PROBES.values(), ids=PROBES.keys())
 def test_nothing_of_one_account_is_reachable_through_another(
-    store: SqlMetadataStore,
+    store: SqlMetadata,
     a: Account,
     b: Account,
-    probe: tuple[Callable[[SqlMetadataStore, Account], object], object],
+    probe: tuple[Callable[[SqlMetadata, Account], object], object],
 ) -> None:
-    store.insert_image(make_image(a.id, "img1"))
-    store.create_variant(a.id, Variant("thumb", VariantOptions(width=10)))
-    store.put_key(a.id, SigningKey("older", "v1", T0))
-    store.put_key(a.id, SigningKey("newer", "v2", at(1)))
-    store.add_key_verifications(a.id, {"older": 2})
-    store.add_token(make_token(a.id, "toka"), "hasha")
+    store.images.insert(make_image(a.id, "img1"))
+    store.variants.create(a.id, Variant("thumb", VariantOptions(width=10)))
+    store.keys.put(a.id, SigningKey("older", "v1", T0))
+    store.keys.put(a.id, SigningKey("newer", "v2", at(1)))
+    store.keys.add_verifications(a.id, {"older": 2})
+    store.tokens.add(make_token(a.id, "toka"), "hasha")
     before = _snapshot(store, a)
 
     call, expected = probe

@@ -7,18 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from imagegate import ids
-from imagegate.listing import Cursor, MetaFilter, parse_filters
-from imagegate.metadata.sql import SqlMetadataStore
-from imagegate.models import Account, Image, epoch_ms
+from imagegate.adapters.metadata import SqlMetadata
+from imagegate.core import ids
+from imagegate.core.listing import Cursor, MetaFilter, parse_filters
+from imagegate.core.models import Account, Image, epoch_ms
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def acct(store: SqlMetadataStore) -> Account:
+def acct(store: SqlMetadata) -> Account:
     account = Account(ids.new_account_id(), ids.new_account_hash(), "l", T0)
-    store.create_account(account)
+    store.accounts.create(account)
     return account
 
 
@@ -35,11 +35,11 @@ def image(account: Account, n: int, **kw: object) -> Image:
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
-def page_all(store: SqlMetadataStore, account: Account, descending: bool, size: int) -> list[str]:
+def page_all(store: SqlMetadata, account: Account, descending: bool, size: int) -> list[str]:
     seen: list[str] = []
     after = None
     while True:
-        page = store.list_images_page(
+        page = store.images.by_cursor(
             account.id, after=after, limit=size, descending=descending, creator=None, filters=[]
         )
         seen += [i.id for i in page]
@@ -51,11 +51,11 @@ def page_all(store: SqlMetadataStore, account: Account, descending: bool, size: 
 
 @pytest.mark.parametrize("descending", [True, False])
 def test_cursor_pages_return_each_image_once_in_order(
-    store: SqlMetadataStore, acct: Account, descending: bool
+    store: SqlMetadata, acct: Account, descending: bool
 ) -> None:
     for n in range(95):  # three images per second: ties on uploaded are broken by digest
-        store.insert_image(image(acct, n))
-    store.insert_image(image(acct, 999, draft=True))
+        store.images.insert(image(acct, n))
+    store.images.insert(image(acct, 999, draft=True))
     seen = page_all(store, acct, descending, size=10)
     assert len(seen) == len(set(seen)) == 95
     expected = sorted(
@@ -67,17 +67,17 @@ def test_cursor_pages_return_each_image_once_in_order(
 
 
 @pytest.mark.parametrize("listing", ["v2 page", "v1 offset"])
-def test_creator_filter(store: SqlMetadataStore, acct: Account, listing: str) -> None:
-    store.insert_image(image(acct, 1, creator="ana"))
-    store.insert_image(image(acct, 2, creator=None))
-    store.insert_image(image(acct, 3, creator=""))
-    store.insert_image(image(acct, 4, creator="bob"))
-    store.insert_image(image(acct, 5, creator="ana", draft=True))
+def test_creator_filter(store: SqlMetadata, acct: Account, listing: str) -> None:
+    store.images.insert(image(acct, 1, creator="ana"))
+    store.images.insert(image(acct, 2, creator=None))
+    store.images.insert(image(acct, 3, creator=""))
+    store.images.insert(image(acct, 4, creator="bob"))
+    store.images.insert(image(acct, 5, creator="ana", draft=True))
 
     def ids_for(creator: str | None) -> set[str]:
         if listing == "v1 offset":
-            return {i.id for i in store.list_images(acct.id, 0, 10, creator=creator)}
-        page = store.list_images_page(
+            return {i.id for i in store.images.by_offset(acct.id, 0, 10, creator=creator)}
+        page = store.images.by_cursor(
             acct.id, after=None, limit=10, descending=True, creator=creator, filters=[]
         )
         return {i.id for i in page}
@@ -133,14 +133,14 @@ METAS = {
     ],
 )
 def test_metadata_filters(
-    store: SqlMetadataStore, acct: Account, query: str, expected: set[int]
+    store: SqlMetadata, acct: Account, query: str, expected: set[int]
 ) -> None:
     for n, meta in METAS.items():
-        store.insert_image(image(acct, n, meta=meta))
+        store.images.insert(image(acct, n, meta=meta))
     filters: list[MetaFilter] = parse_filters(
         [tuple(part.split("=", 1)) for part in query.split("&")]  # type: ignore[misc]
     )
-    page = store.list_images_page(
+    page = store.images.by_cursor(
         acct.id, after=None, limit=10, descending=True, creator=None, filters=filters
     )
     assert {int(i.id[3:]) for i in page} == expected

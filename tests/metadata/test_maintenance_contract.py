@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from imagegate.metadata.sql import SqlMetadataStore
-from imagegate.models import Account, Format, Image, epoch_ms
+from imagegate.adapters.metadata import SqlMetadata
+from imagegate.core.models import Account, Format, Image, epoch_ms
+from imagegate.usecases.records import StoredOriginal
 
 T0 = datetime(2024, 5, 17, 12, 0, 0, tzinfo=UTC)
 
@@ -47,55 +48,53 @@ def draft(account_id: str, image_id: str, expires: datetime) -> Image:
 
 
 @pytest.fixture
-def two_accounts(store: SqlMetadataStore) -> tuple[Account, Account]:
+def two_accounts(store: SqlMetadata) -> tuple[Account, Account]:
     a, b = account("a"), account("b")
-    store.create_account(a)
-    store.create_account(b)
+    store.accounts.create(a)
+    store.accounts.create(b)
     return a, b
 
 
 def test_referenced_blob_keys_span_every_account_and_skip_drafts(
-    store: SqlMetadataStore, two_accounts: tuple[Account, Account]
+    store: SqlMetadata, two_accounts: tuple[Account, Account]
 ) -> None:
     a, b = two_accounts
-    assert store.referenced_blob_keys() == set()
-    store.insert_image(image(a.id, "one", "originals/a/00/one"))
-    store.insert_image(image(b.id, "two", "originals/b/00/two"))
-    store.insert_image(draft(a.id, "waiting", T0 + timedelta(hours=1)), upload_token_hash="h1")
-    assert store.referenced_blob_keys() == {"originals/a/00/one", "originals/b/00/two"}
-    store.delete_image(a.id, "one")
-    assert store.referenced_blob_keys() == {"originals/b/00/two"}
+    assert store.images.referenced_blob_keys() == set()
+    store.images.insert(image(a.id, "one", "originals/a/00/one"))
+    store.images.insert(image(b.id, "two", "originals/b/00/two"))
+    store.images.insert(draft(a.id, "waiting", T0 + timedelta(hours=1)), upload_token_hash="h1")
+    assert store.images.referenced_blob_keys() == {"originals/a/00/one", "originals/b/00/two"}
+    store.images.delete(a.id, "one")
+    assert store.images.referenced_blob_keys() == {"originals/b/00/two"}
 
 
 def test_expired_drafts_are_counted_then_deleted(
-    store: SqlMetadataStore, two_accounts: tuple[Account, Account]
+    store: SqlMetadata, two_accounts: tuple[Account, Account]
 ) -> None:
     a, b = two_accounts
-    store.insert_image(draft(a.id, "old", T0), upload_token_hash="h1")
-    store.insert_image(draft(b.id, "older", T0 - timedelta(days=1)), upload_token_hash="h2")
-    store.insert_image(draft(a.id, "open", T0 + timedelta(hours=1)), upload_token_hash="h3")
-    store.insert_image(image(a.id, "done", "originals/a/00/done"))
+    store.images.insert(draft(a.id, "old", T0), upload_token_hash="h1")
+    store.images.insert(draft(b.id, "older", T0 - timedelta(days=1)), upload_token_hash="h2")
+    store.images.insert(draft(a.id, "open", T0 + timedelta(hours=1)), upload_token_hash="h3")
+    store.images.insert(image(a.id, "done", "originals/a/00/done"))
     cutoff = epoch_ms(T0 + timedelta(seconds=1))
 
-    assert store.count_expired_drafts(epoch_ms(T0)) == 1  # strictly before the cutoff
-    assert store.count_expired_drafts(cutoff) == 2
-    assert store.delete_expired_drafts(cutoff) == 2
-    assert store.count_expired_drafts(cutoff) == 0
-    assert store.get_image(a.id, "old") is None and store.get_image(b.id, "older") is None
-    assert store.get_image(a.id, "open") is not None
-    assert store.get_image(a.id, "done") is not None
+    assert store.images.count_expired_drafts(epoch_ms(T0)) == 1  # strictly before the cutoff
+    assert store.images.count_expired_drafts(cutoff) == 2
+    assert store.images.delete_expired_drafts(cutoff) == 2
+    assert store.images.count_expired_drafts(cutoff) == 0
+    assert store.images.get(a.id, "old") is None and store.images.get(b.id, "older") is None
+    assert store.images.get(a.id, "open") is not None
+    assert store.images.get(a.id, "done") is not None
 
 
 def test_a_completed_draft_is_not_an_expired_one(
-    store: SqlMetadataStore, two_accounts: tuple[Account, Account]
+    store: SqlMetadata, two_accounts: tuple[Account, Account]
 ) -> None:
     """complete_upload and delete_expired_drafts race on one row: only one may win."""
     a, _ = two_accounts
-    store.insert_image(draft(a.id, "racing", T0 + timedelta(minutes=5)), upload_token_hash="h")
-    done = store.complete_upload(
-        "h", epoch_ms(T0), format=Format.JPEG, width=4, height=3, size=10,
-        blob_key="originals/a/00/racing", sha256="cd" * 32, filename="a.jpg",
-    )  # fmt: skip
+    store.images.insert(draft(a.id, "racing", T0 + timedelta(minutes=5)), upload_token_hash="h")
+    original = StoredOriginal(Format.JPEG, 4, 3, 10, "originals/a/00/racing", "cd" * 32, "a.jpg")
+    done = store.images.complete_upload("h", epoch_ms(T0), original)
     assert done is not None
-    assert store.delete_expired_drafts(epoch_ms(T0 + timedelta(days=1))) == 0
-    assert store.referenced_blob_keys() == {"originals/a/00/racing"}
+    assert store.images.delete_expired_drafts(epoch_ms(T0 + timedelta(days=1))) == 0
+    assert store.images.referenced_blob_keys() == {"originals/a/00/racing"}

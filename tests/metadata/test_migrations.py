@@ -14,27 +14,27 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-import imagegate.metadata.sql
+import imagegate.adapters.metadata.database
 from databases import own_database
-from imagegate.metadata.schema import metadata
-from imagegate.metadata.sql import SqlMetadataStore
-from imagegate.models import Account
+from imagegate.adapters.metadata import SqlMetadata
+from imagegate.adapters.metadata.schema import metadata
+from imagegate.core.models import Account
 
-MIGRATIONS = Path(imagegate.metadata.sql.__file__).with_name("migrations")
+MIGRATIONS = Path(imagegate.adapters.metadata.database.__file__).with_name("migrations")
 
 
 def _head() -> str | None:
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
-def _current(store: SqlMetadataStore) -> str | None:
-    with store.engine.connect() as conn:
+def _current(store: SqlMetadata) -> str | None:
+    with store.database.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def test_migrations_match_the_declared_schema(store: SqlMetadataStore) -> None:
+def test_migrations_match_the_declared_schema(store: SqlMetadata) -> None:
     store.migrate()
-    with store.engine.connect() as conn:
+    with store.database.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         differences = compare_metadata(context, metadata)
     assert differences == []
@@ -56,42 +56,42 @@ def _extra_index(target: sa.MetaData) -> None:
     "tweak", [_extra_table, _narrower_column, _extra_index], ids=["table", "type", "index"]
 )
 def test_the_comparison_sees_differences(
-    store: SqlMetadataStore, tweak: Callable[[sa.MetaData], None]
+    store: SqlMetadata, tweak: Callable[[sa.MetaData], None]
 ) -> None:
     """A control: the check above is not vacuous."""
     tweaked = sa.MetaData()
     for table in metadata.sorted_tables:
         table.to_metadata(tweaked)
     tweak(tweaked)
-    with store.engine.connect() as conn:
+    with store.database.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, tweaked) != []
 
 
-def test_every_declared_table_exists(store: SqlMetadataStore) -> None:
-    tables = set(sa.inspect(store.engine).get_table_names())
+def test_every_declared_table_exists(store: SqlMetadata) -> None:
+    tables = set(sa.inspect(store.database.engine).get_table_names())
     assert set(metadata.tables) <= tables
     assert "alembic_version" in tables
 
 
-def test_migrate_is_at_head_and_idempotent(store: SqlMetadataStore) -> None:
+def test_migrate_is_at_head_and_idempotent(store: SqlMetadata) -> None:
     assert _head() is not None
     assert _current(store) == _head()
     account = Account("acctm", "hashm", "m", datetime(2024, 5, 17, 12, 0, 0, 123000, tzinfo=UTC))
-    store.create_account(account)
+    store.accounts.create(account)
     store.migrate()
     store.migrate()
     assert _current(store) == _head()
-    assert store.list_accounts() == [account]
+    assert store.accounts.all() == [account]
 
 
 def test_0004_marks_old_batch_tokens_and_keeps_sessions_rights(tmp_path: Path) -> None:
     """Rows written before token lineage: tokens that GET /batch_token made are marked as
     batch tokens, and open sessions keep what they could do (read-only ones see no keys)."""
-    store = SqlMetadataStore(f"sqlite:///{tmp_path / 'old.db'}")
+    store = SqlMetadata.open(f"sqlite:///{tmp_path / 'old.db'}")
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with store.engine.begin() as conn:
+    with store.database.engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "0003")
         conn.execute(
@@ -119,8 +119,8 @@ def test_0004_marks_old_batch_tokens_and_keeps_sessions_rights(tmp_path: Path) -
                 {"id": id_hash, "ro": read_only},
             )
     store.migrate()
-    assert {t.id: t.batch for t in store.list_tokens("acct")} == {"b": True, "n": False, "t": False}
-    kept = {h: store.find_session(h, 0) for h in ("ro", "rw")}
+    assert {t.id: t.batch for t in store.tokens.all("acct")} == {"b": True, "n": False, "t": False}
+    kept = {h: store.sessions.find(h, 0) for h in ("ro", "rw")}
     assert {h: s.key_access for h, s in kept.items() if s is not None} == {
         "ro": False,
         "rw": True,
@@ -153,17 +153,17 @@ RELEASED_ROWS = {
 def _upgrade_released_store(url: str) -> dict[str, int]:
     """Rows per table after a store at the released schema, one row in each table, is
     migrated to the head by the server's own ``migrate``."""
-    store = SqlMetadataStore(url)
+    store = SqlMetadata.open(url)
     try:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with store.engine.begin() as conn:
+        with store.database.engine.begin() as conn:
             config.attributes["connection"] = conn
             command.upgrade(config, RELEASED)
             for insert in RELEASED_ROWS.values():
                 conn.execute(sa.text(insert))
         store.migrate()
-        with store.engine.connect() as conn:
+        with store.database.engine.connect() as conn:
             return {
                 table: conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
                 for table in RELEASED_ROWS

@@ -22,9 +22,10 @@ import sqlalchemy as sa
 from workload import blob_files, decodes_fully, noise_jpeg, sha256
 
 from harness import serve_cli
-from imagegate.errors import StorageError, StorageFull
-from imagegate.metadata.sql import SqlMetadataStore, _disk_full
-from imagegate.models import Account, Format, Image
+from imagegate.adapters.metadata import SqlMetadata
+from imagegate.adapters.metadata.database import _disk_full
+from imagegate.core.errors import StorageError, StorageFull
+from imagegate.core.models import Account, Format, Image
 
 _FALSE = frozenset({"", "0", "false", "no", "off"})
 
@@ -168,20 +169,20 @@ def record(account_id: str, n: int) -> Image:
 def test_the_database_on_a_full_disk_says_full(tmp_path: Path) -> None:
     """SQLite's ``database or disk is full`` becomes StorageFull (507), not a 503."""
     with small_filesystem(tmp_path / "fs", "2m") as fs:
-        store = SqlMetadataStore(f"sqlite:///{fs / 'imagegate.db'}")
+        store = SqlMetadata.open(f"sqlite:///{fs / 'imagegate.db'}")
         try:
             store.migrate()
             account = Account(id="a" * 32, hash="h", name="a", created=datetime.now(UTC))
-            store.create_account(account)
-            store.insert_image(record(account.id, 0))
+            store.accounts.create(account)
+            store.images.insert(record(account.id, 0))
             fill(fs / "ballast")
             with pytest.raises(StorageFull):
                 for n in range(1, 5000):
-                    store.insert_image(record(account.id, n))
-            assert store.get_image(account.id, record(account.id, 0).id) is not None
+                    store.images.insert(record(account.id, n))
+            assert store.images.get(account.id, record(account.id, 0).id) is not None
             (fs / "ballast").unlink()
-            store.insert_image(record(account.id, 9999))
-            assert store.referenced_blob_keys() >= {record(account.id, 9999).blob_key}
+            store.images.insert(record(account.id, 9999))
+            assert store.images.referenced_blob_keys() >= {record(account.id, 9999).blob_key}
         finally:
             store.close()
 

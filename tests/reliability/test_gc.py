@@ -12,14 +12,12 @@ from pathlib import Path
 import pytest
 from workload import blob_files, run_gc, sha256
 
-from harness import BIN, jpeg
-from imagegate import ids
-from imagegate.gc import DEFAULT_GRACE, CollectionRefused, GarbageCollector
-from imagegate.models import Account
-from imagegate.service import Service
+from harness import BIN, jpeg, store_of
+from imagegate.assembly import Imagegate, build
+from imagegate.core import ids
+from imagegate.core.models import Account
 from imagegate.settings import Settings
-from imagegate.uploads import DirectUploads
-from imagegate.web.app import build_core
+from imagegate.usecases.maintenance import DEFAULT_GRACE, CollectionRefused, GarbageCollector
 
 HOUR = 3600.0
 
@@ -31,10 +29,10 @@ class Store:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
         self.offset = 0.0  # the store's clock runs this far ahead of the real one
-        self.service: Service = build_core(Settings(data_dir=data_dir), clock=self.clock).service
-        self.service.meta.migrate()
-        self.account: Account = self.service.create_account("gc").account
-        self.gc = GarbageCollector(self.service.meta, self.service.blobs, self.clock)
+        self.gate: Imagegate = build(Settings(data_dir=data_dir), clock=self.clock)
+        self.gate.migrate()
+        self.account: Account = self.gate.accounts.create("gc").account
+        self.gc = self.gate.gc
 
     def clock(self) -> float:
         return time.time() + self.offset
@@ -46,7 +44,7 @@ class Store:
     def orphan(self, age: float) -> str:
         """Bytes with no record, as a crash between the upload's two steps leaves them."""
         key = ids.new_blob_key(self.account.id)
-        self.service.blobs.put(key, b"orphan bytes")
+        self.gate.images.blobs.put(key, b"orphan bytes")
         path = self.data_dir / "blobs" / key
         os.utime(path, (self.now - age, self.now - age))
         return key
@@ -60,7 +58,7 @@ class Store:
 
     def upload(self, image_id: str) -> str:
         data = jpeg(64, 48)
-        self.service.upload(self.account, data, custom_id=image_id)
+        self.gate.images.upload(self.account, data, custom_id=image_id)
         return sha256(data)
 
 
@@ -71,7 +69,7 @@ def store(tmp_path: Path) -> Store:
 
 def test_old_orphans_go_young_ones_and_referenced_blobs_stay(store: Store) -> None:
     digest = store.upload("kept")
-    image = store.service.get_image(store.account, "kept")
+    image = store.gate.images.get(store.account, "kept")
     os.utime(store.data_dir / "blobs" / image.blob_key, (store.now - 9 * HOUR,) * 2)
     old, young = store.orphan(2 * HOUR), store.orphan(60)
 
@@ -82,13 +80,13 @@ def test_old_orphans_go_young_ones_and_referenced_blobs_stay(store: Store) -> No
     assert old not in keys
     assert (report.blobs, report.referenced) == (3, 1)
     assert (report.orphans_removed, report.orphans_young, report.orphans_failed) == (1, 1, 0)
-    original, _ = store.service.original(store.account, "kept")
+    original, _ = store.gate.images.original(store.account, "kept")
     assert sha256(original) == digest
 
 
 def test_a_crash_between_the_record_delete_and_the_blob_delete(store: Store) -> None:
     store.upload("doomed")
-    gone = store.service.meta.delete_image(store.account.id, "doomed")  # the record went...
+    gone = store_of(store.gate).images.delete(store.account.id, "doomed")  # the record went...
     assert gone is not None
     keys, _ = blob_files(store.data_dir)
     assert gone.blob_key in keys  # ... and the process died before the bytes did
@@ -102,21 +100,21 @@ def test_a_crash_between_the_record_delete_and_the_blob_delete(store: Store) -> 
 def test_an_upload_in_flight_is_safe_from_gc(store: Store) -> None:
     """The bytes are written before the record: a gc in between must not take them."""
     data = jpeg(64, 48)
-    meta = store.service.meta
-    real_insert = meta.insert_image
+    records = store.gate.images.store  # the records the upload writes, after its bytes
+    real_insert = records.insert
     reports = []
 
     def insert_after_a_gc(*args: object, **kwargs: object) -> None:
         reports.append(store.gc.collect())  # runs between the two steps, default grace
         real_insert(*args, **kwargs)  # type: ignore[arg-type]
 
-    meta.insert_image = insert_after_a_gc  # type: ignore[method-assign]
+    records.insert = insert_after_a_gc  # type: ignore[method-assign]
     try:
-        store.service.upload(store.account, data, custom_id="in-flight")
+        store.gate.images.upload(store.account, data, custom_id="in-flight")
     finally:
-        del meta.insert_image  # type: ignore[attr-defined]
+        del records.insert  # type: ignore[method-assign]
     assert reports[0].orphans_young == 1 and reports[0].orphans_removed == 0
-    original, _ = store.service.original(store.account, "in-flight")
+    original, _ = store.gate.images.original(store.account, "in-flight")
     assert original == data
 
 
@@ -130,26 +128,26 @@ def test_temporary_files_go_once_no_write_can_own_them(store: Store) -> None:
 
 
 def test_expired_drafts_go_and_free_their_id(store: Store) -> None:
-    direct = DirectUploads(store.service)
+    direct = store.gate.uploads
     expires = datetime.fromtimestamp(store.now, UTC) + timedelta(minutes=30)
     direct.create(store.account, custom_id="abandoned", expiry=expires)
     direct.create(store.account, custom_id="waiting", expiry=expires + timedelta(hours=5))
-    assert store.service.stats(store.account)[0] == 2
+    assert store.gate.images.stats(store.account)[0] == 2
 
     assert store.gc.collect().expired_drafts == 0  # the window is still open
     store.offset += 30 * 60 + 30
     assert store.gc.collect().expired_drafts == 0  # closed, but within the grace period
     store.offset += HOUR
     assert store.gc.collect().expired_drafts == 1
-    assert store.service.stats(store.account)[0] == 1
+    assert store.gate.images.stats(store.account)[0] == 1
     store.upload("abandoned")  # the custom id is free again
-    assert store.service.meta.get_image(store.account.id, "waiting") is not None
+    assert store_of(store.gate).images.get(store.account.id, "waiting") is not None
 
 
 def test_dry_run_reports_and_removes_nothing(store: Store) -> None:
     store.upload("kept")
     orphan, temp = store.orphan(2 * HOUR), store.temp_file(HOUR)
-    DirectUploads(store.service).create(
+    store.gate.uploads.create(
         store.account, expiry=datetime.fromtimestamp(store.now, UTC) + timedelta(minutes=10)
     )
     store.offset += 2 * HOUR
@@ -159,7 +157,7 @@ def test_dry_run_reports_and_removes_nothing(store: Store) -> None:
 
     assert (dry.orphans_removed, dry.temp_files, dry.expired_drafts) == (1, 1, 1)
     assert blob_files(store.data_dir) == before and temp.exists()
-    assert store.service.stats(store.account)[0] == 2
+    assert store.gate.images.stats(store.account)[0] == 2
     real = store.gc.collect()
     assert (real.orphans_removed, real.temp_files, real.expired_drafts) == (1, 1, 1)
     assert orphan not in blob_files(store.data_dir)[0]
@@ -168,9 +166,14 @@ def test_dry_run_reports_and_removes_nothing(store: Store) -> None:
 def test_a_store_that_looks_misconfigured_is_left_alone(tmp_path: Path, store: Store) -> None:
     """Pointed at the wrong database, every blob would look orphaned."""
     store.upload("kept")
-    empty = build_core(Settings(data_dir=tmp_path / "other")).service
-    empty.meta.migrate()
-    wrong = GarbageCollector(empty.meta, store.service.blobs, lambda: store.now + 9 * HOUR)
+    empty = build(Settings(data_dir=tmp_path / "other"))
+    empty.migrate()
+    wrong = GarbageCollector(
+        store_of(empty).images,
+        store_of(empty).accounts,
+        store.gate.images.blobs,
+        lambda: store.now + 9 * HOUR,
+    )
     with pytest.raises(CollectionRefused, match="no account"):
         wrong.collect()
     assert len(blob_files(store.data_dir)[0]) == 1

@@ -13,9 +13,9 @@ import pytest
 from workload import blob_files, raw_upload, read_response, server_group, sha256
 
 from harness import jpeg, serve_cli
-from imagegate.gc import TEMP_GRACE
+from imagegate.assembly import build
 from imagegate.settings import Settings
-from imagegate.web.app import build_core
+from imagegate.usecases.maintenance import TEMP_GRACE
 
 
 def exited(pid: int, within: float) -> bool:
@@ -56,9 +56,9 @@ def test_sigterm_finishes_the_upload_in_flight(tmp_path: Path, to_group: bool) -
             status, reply = read_response(sock)
         assert status == 200, reply[:300]
         assert exited(pid, within=15), "the server did not exit after draining"
-    service = build_core(Settings(data_dir=tmp_path / "data")).service
-    account = service.meta.list_accounts()[0]
-    stored, _ = service.original(account, "in-flight")
+    gate = build(Settings(data_dir=tmp_path / "data"))
+    account = gate.accounts.all()[0]
+    stored, _ = gate.images.original(account, "in-flight")
     assert sha256(stored) == sha256(data)
     assert not blob_files(tmp_path / "data")[1]
 

@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from harness import ROOT, RawResponse, Server, serve_in_thread
+from imagegate.assembly import build
 from imagegate.settings import Settings
-from imagegate.web.app import build_core
 
 DENIED = "ERROR 9425: Image access denied"
 #: The servers' metrics token, and the header that scrapes with it.
@@ -52,10 +52,10 @@ def launch(data_dir: Path, clock: Clock | None = None, **overrides: Any) -> Iter
     """A real server on a loopback port over a fresh store with one account."""
     settings = Settings(data_dir=data_dir, **{"metrics_token": METRICS_TOKEN, **overrides})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    core = build_core(settings, clock=clock) if clock is not None else build_core(settings)
-    core.service.meta.migrate()
-    new = core.service.create_account("security")
-    with serve_in_thread(settings, core) as srv:
+    gate = build(settings, clock=clock) if clock is not None else build(settings)
+    gate.migrate()
+    new = gate.accounts.create("security")
+    with serve_in_thread(settings, gate) as srv:
         srv.account_id, srv.account_hash = new.account.id, new.account.hash
         srv.api_token, srv.signing_key = new.api_token, new.signing_key
         yield srv
@@ -63,8 +63,8 @@ def launch(data_dir: Path, clock: Clock | None = None, **overrides: Any) -> Iter
 
 def another_account(srv: Server, name: str = "other") -> Server:
     """The same running server, seen as a freshly created account (its own key and token)."""
-    assert srv.core is not None
-    new = srv.core.service.create_account(name)
+    assert srv.gate is not None
+    new = srv.gate.accounts.create(name)
     return replace(
         srv,
         account_id=new.account.id,

@@ -32,7 +32,7 @@ from sec_common import (
 )
 
 from harness import RawResponse, Server, dimensions, jpeg, raw_request
-from imagegate.signing import sign_url
+from imagegate.core.signing import sign_url
 from nodejs import run_signer
 
 IMAGE_ID = "sec/photo.jpg"

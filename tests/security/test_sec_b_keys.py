@@ -21,7 +21,7 @@ from sec_common import (
 )
 
 from harness import Server, jpeg, raw_request
-from imagegate.signing import sign_url
+from imagegate.core.signing import sign_url
 
 
 def private_image(srv: Server, image_id: str = "k/photo.jpg") -> str:

@@ -20,7 +20,7 @@ import pytest
 from sec_common import Stub, check, launch
 
 from harness import Server, free_port, png
-from imagegate.fetch import FetchPolicy, FetchRefused, fetch
+from imagegate.adapters.fetch import FetchPolicy, FetchRefused, fetch
 
 REFUSED = "The image could not be fetched from the URL"
 PICTURE = png(40, 30)

@@ -25,8 +25,8 @@ from sec_common import (
 )
 
 from harness import Server, image_format, jpeg, png
-from imagegate.errors import StorageError
-from imagegate.signing import sign_url
+from imagegate.core.errors import StorageError
+from imagegate.core.signing import sign_url
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +191,7 @@ def test_e58_a_transient_error_is_not_served_after_recovery(
     """E.58: a render that fails (the store is briefly unavailable: 503 with Retry-After) is
     not remembered: the next request, once the store is back, gets the image."""
     upload(flaky, jpeg(200, 100), id="img")
-    deliverer = flaky.core.deliverer  # type: ignore[union-attr]
+    deliverer = flaky.gate.delivery  # type: ignore[union-attr]
     real = deliverer.render
     failing = True
 

@@ -17,7 +17,7 @@ from sec_common import another_account, check, upload
 
 from harness import Server, jpeg
 from imagegate.settings import Settings
-from imagegate.web.errors import internal_error
+from imagegate.web.errors import api_response, unexpected
 
 
 def digest(data: bytes) -> str:
@@ -151,7 +151,9 @@ def test_f71_unsafe_limits_cannot_be_configured() -> None:
         for value in (None, 0, -1):
             with pytest.raises(pydantic.ValidationError):
                 Settings(**{field: value})
-    answer = internal_error(RuntimeError("Traceback: /work/main/data secret-key-material"))
+    answer = api_response(
+        unexpected(RuntimeError("Traceback: /work/main/data secret-key-material"), "a test")
+    )
     assert answer.status_code == 500
     assert answer.body == (
         b'{"result":null,"success":false,"errors":[{"code":5500,"message":"Internal error"}],'

@@ -15,8 +15,8 @@ import pyvips
 from sec_common import another_account, check
 
 from harness import ROOT, Server, jpeg, png
-from imagegate import imaging
-from imagegate.url_guard import blocked_reason
+from imagegate.adapters import imaging
+from imagegate.core.url_guard import blocked_reason
 
 
 def as_tuple(text: str) -> tuple[int, ...]:

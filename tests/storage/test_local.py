@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-import imagegate.storage.local
-from imagegate.errors import BlobMissing, StorageError, StorageFull
-from imagegate.storage.local import LocalBlobStore
+import imagegate.adapters.storage.local
+from imagegate.adapters.storage.local import LocalBlobStore
+from imagegate.core.errors import BlobMissing, StorageError, StorageFull
 
 
 @pytest.fixture
@@ -219,7 +219,7 @@ def test_failed_put_leaves_nothing_behind(
         blobs.put("dir/key", b"previous value")
     before = files_under(root)
 
-    monkeypatch.setattr(imagegate.storage.local, "os", FailingOs(call, code, after))
+    monkeypatch.setattr(imagegate.adapters.storage.local, "os", FailingOs(call, code, after))
     with pytest.raises(raised) as caught:
         blobs.put("dir/key", b"new value " * 1000)
     if raised is StorageError:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from imagegate.models import Format
-from imagegate.ports import CacheKey
-from imagegate.storage.variant_cache import LocalVariantCache
+from imagegate.adapters.storage.variant_cache import LocalVariantCache
+from imagegate.core.models import Format
+from imagegate.usecases.records import CacheKey
 
 
 def key(n: int, image: str = "i" * 64, variant: str = "v", account: str = "a" * 32) -> CacheKey:

@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
 
-from imagegate.http_cache import etag_matches
+from imagegate.core.http_caching import etag_matches
 
 STATIC = "/docs/static"
 FAVICON = "/dashboard/static/favicon.svg"

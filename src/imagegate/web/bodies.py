@@ -26,8 +26,8 @@ from typing import TypeVar
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from imagegate.errors import PayloadTooLarge
-from imagegate.web.errors import api_error
+from imagegate.core.errors import PayloadTooLarge
+from imagegate.web.errors import api_response
 
 #: The cap of every route that takes no upload: JSON bodies, direct-upload forms, and the
 #: routes that take no body at all (a client may still send an empty one).
@@ -149,7 +149,7 @@ def _framing(scope: Scope) -> tuple[int | None, bool]:
 
 
 async def _too_large(scope: Scope, send: Send, error: PayloadTooLarge) -> None:
-    response = api_error(error)
+    response = api_response(error)
     response.headers["Connection"] = "close"
     await response(scope, _gone, send)
 

@@ -23,9 +23,9 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from imagegate.errors import RequestTimeout
+from imagegate.core.errors import RequestTimeout
 from imagegate.web.cors import is_upload_url
-from imagegate.web.errors import api_error
+from imagegate.web.errors import api_response
 
 #: Bytes per second a body must average, past the initial allowance (as mod_reqtimeout).
 MIN_RATE = 500
@@ -107,7 +107,7 @@ class _Guard:
         self.cut = True
         if self.responding:
             return  # too late for a status: the connection closes with the unread body
-        response = api_error(RequestTimeout())
+        response = api_response(RequestTimeout())
         response.headers["Connection"] = "close"
         if is_upload_url(self.scope):  # a browser page on another origin may read it
             response.headers["Access-Control-Allow-Origin"] = "*"

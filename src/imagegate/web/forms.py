@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from imagegate import client_json
-from imagegate.errors import BadRequest
+from imagegate.core import client_json
+from imagegate.core.errors import BadRequest
 
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[\]")
 

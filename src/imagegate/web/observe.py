@@ -4,7 +4,7 @@ Counting on the hot path costs a dictionary increment: the delivery and manageme
 plain counters, and a Prometheus collector reads them only when ``/metrics`` is scraped.
 Request latency goes into fixed buckets by a bisect. Every response that lacks it gets
 ``X-Content-Type-Options: nosniff``. Access logs are one JSON object per
-request on the ``imagegate.access`` logger, with secrets redacted (:mod:`imagegate.redaction`):
+request on the ``imagegate.access`` logger, with secrets redacted (:mod:`imagegate.web.redaction`):
 credential-named query parameters such as the ``sig`` of a signed URL or a ``token``, and the
 secret of a direct-upload URL; every other log line of a server goes through a redacting
 formatter. Each worker process counts for itself.
@@ -28,10 +28,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from imagegate.redaction import RedactingFormatter, redact_path, redact_query
-from imagegate.service import Service
-from imagegate.serving import Deliverer
-from imagegate.web.errors import api_error_response
+from imagegate.core.errors import MetricsOff, Unauthenticated
+from imagegate.usecases.observer import LOOKUPS, Observer
+from imagegate.web.errors import api_response
+from imagegate.web.redaction import RedactingFormatter, redact_path, redact_query
 
 access_log = logging.getLogger("imagegate.access")
 
@@ -68,18 +68,20 @@ class Latency:
 
 
 class ImagegateCollector(Collector):
-    def __init__(self, service: Service, deliverer: Deliverer, latency: Latency) -> None:
-        self.service = service
-        self.deliverer = deliverer
+    """What the observer counted, and the request latencies, as Prometheus families."""
+
+    def __init__(self, observer: Observer, latency: Latency) -> None:
+        self.observer = observer
         self.latency = latency
 
     def collect(self) -> Iterator[Any]:
+        seen = self.observer.snapshot()
         verifications = CounterMetricFamily(
             "imagegate_signature_verifications",
             "Signature checks of private images, by outcome and by the key that matched.",
             labels=["outcome", "key"],
         )
-        for (outcome, key), count in sorted(self.deliverer.verdicts.items()):
+        for (outcome, key), count in sorted(seen.verifications.items()):
             verifications.add_metric([outcome, key], count)
         yield verifications
 
@@ -88,22 +90,20 @@ class ImagegateCollector(Collector):
             "Rendered-variant lookups: memory_hit, disk_hit, or render (a miss).",
             labels=["result"],
         )
-        for event in ("memory_hit", "disk_hit", "render"):
-            cache.add_metric([event], self.deliverer.events.get(event, 0))
+        for event in LOOKUPS:
+            cache.add_metric([event], seen.lookups.get(event, 0))
         yield cache
 
-        yield CounterMetricFamily(
-            "imagegate_uploads", "Images uploaded.", value=self.service.counters["uploads"]
-        )
+        yield CounterMetricFamily("imagegate_uploads", "Images uploaded.", value=seen.uploads)
         yield CounterMetricFamily(
             "imagegate_upload_bytes",
             "Bytes of images uploaded.",
-            value=self.service.counters["upload_bytes"],
+            value=seen.upload_bytes,
         )
         memory = GaugeMetricFamily(
             "imagegate_memory_cache_bytes", "Bytes held by this process's variant memory cache."
         )
-        memory.add_metric([], self.deliverer.caches.memory.size)
+        memory.add_metric([], seen.memory_cache_bytes)
         yield memory
 
         histogram = HistogramMetricFamily(
@@ -120,9 +120,9 @@ class ImagegateCollector(Collector):
         yield histogram
 
 
-def registry_for(service: Service, deliverer: Deliverer, latency: Latency) -> CollectorRegistry:
+def registry_for(observer: Observer, latency: Latency) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ImagegateCollector(service, deliverer, latency))
+    registry.register(ImagegateCollector(observer, latency))
     return registry
 
 
@@ -137,13 +137,11 @@ def metrics_endpoint(
 
     async def metrics(request: Request) -> Response:
         if expected is None:
-            return api_error_response(
-                403, 10000, "Metrics are off: the server has no IMAGEGATE_METRICS_TOKEN"
-            )
+            return api_response(MetricsOff())
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         digest = hashlib.sha256(given.strip().encode("utf-8", "replace")).digest()
         if scheme.lower() != "bearer" or not hmac.compare_digest(digest, expected):
-            refused = api_error_response(401, 10000, "Authentication error")
+            refused = api_response(Unauthenticated())
             refused.headers["WWW-Authenticate"] = 'Bearer realm="imagegate metrics"'
             return refused
         return Response(

@@ -1,4 +1,4 @@
-"""What every API route shares: the service handle, authentication, the envelope, and how
+"""What every API route shares: imagegate's use cases, authentication, the envelope, and how
 models are written out."""
 
 from __future__ import annotations
@@ -15,25 +15,19 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect
 
-from imagegate import client_json
-from imagegate.errors import BadRequest, Unauthenticated
-from imagegate.fetch import FetchPolicy
-from imagegate.models import Account, ApiToken, Image, Scope, SigningKey, Variant
-from imagegate.service import Service
-from imagegate.uploads import DirectUploads
-from imagegate.urls import delivery_url
-from imagegate.web.offload import Offload
+from imagegate.assembly import Imagegate
+from imagegate.core import client_json
+from imagegate.core.delivery_urls import delivery_url
+from imagegate.core.errors import BadRequest, Unauthenticated
+from imagegate.core.models import Account, ApiToken, Image, Scope, SigningKey, Variant
 
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
     """What the API needs at run time; lives on ``app.state.runtime``."""
 
-    service: Service
-    uploads: DirectUploads
-    offload: Offload
+    gate: Imagegate
     public_url: str
-    fetch_policy: FetchPolicy
 
 
 def runtime(request: Request) -> Runtime:
@@ -50,13 +44,13 @@ async def _token(request: Request) -> ApiToken:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise Unauthenticated("Missing or malformed Authorization: Bearer header")
-    return await rt.offload.io(rt.service.authenticate, value.strip())
+    return await rt.gate.offload.io(rt.gate.tokens.authenticate, value.strip())
 
 
 async def _account(request: Request, account_id: str, scope: Scope) -> Account:
     rt = runtime(request)
     token = await _token(request)
-    account = await rt.offload.io(rt.service.account_for, token, account_id, scope)
+    account = await rt.gate.offload.io(rt.gate.tokens.account_for, token, account_id, scope)
     request.state.api_token = token
     return account
 
@@ -71,7 +65,7 @@ async def editor_token(request: Request, account_id: str) -> ApiToken:
     """The request's token, if it may edit ``account_id``."""
     rt = runtime(request)
     token = await _token(request)
-    await rt.offload.io(rt.service.account_for, token, account_id, Scope.EDIT)
+    await rt.gate.offload.io(rt.gate.tokens.account_for, token, account_id, Scope.EDIT)
     return token
 
 
@@ -95,7 +89,7 @@ async def json_body(request: Request, model: type[Model]) -> Model:
     Routes call this themselves, after their credentials were checked: FastAPI reads a body
     declared as a parameter before any dependency runs, so anyone could make it read one.
     The body arrives capped by its route (:mod:`imagegate.web.bodies`), is parsed by the
-    strict rules of :mod:`imagegate.client_json`, and each field takes only its own JSON
+    strict rules of :mod:`imagegate.core.client_json`, and each field takes only its own JSON
     type (``1`` is not ``true``, ``"1"`` is not ``1``)."""
     try:
         raw = await request.body()
@@ -151,7 +145,7 @@ async def key_keeper(request: Request, account_id: str) -> Account:
     """The account, if the token may see and use its key values (edit, does not expire)."""
     rt = runtime(request)
     token = await _token(request)
-    return await rt.offload.io(rt.service.account_for_keys, token, account_id)
+    return await rt.gate.offload.io(rt.gate.tokens.account_for_keys, token, account_id)
 
 
 KeyReader = Annotated[KeyView, Depends(key_reader)]

@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
-from imagegate.errors import BadRequest
-from imagegate.models import Account, ApiToken
+from imagegate.core.errors import BadRequest
+from imagegate.core.models import Account, ApiToken
 from imagegate.web.api.common import (
     EditAccount,
     Runtime,
@@ -74,8 +74,8 @@ async def _create(request: Request, account: Account, rt: Runtime) -> JSONRespon
 
 
 async def _draft(form: Form, account: Account, rt: Runtime, issuer: ApiToken) -> JSONResponse:
-    draft, secret = await rt.offload.io(
-        lambda: rt.uploads.create(
+    draft, secret = await rt.gate.offload.io(
+        lambda: rt.gate.uploads.create(
             account,
             custom_id=form.get("id") or None,
             meta=parse_metadata(form.fields),
@@ -115,8 +115,8 @@ DIRECT_BODY_V1 = {
 async def direct_upload_v1(request: Request, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
     if request.headers.get("content-type", "").startswith("application/json"):
         body = await json_body(request, DirectUploadJson)
-        draft, secret = await rt.offload.io(
-            lambda: rt.uploads.create(
+        draft, secret = await rt.gate.offload.io(
+            lambda: rt.gate.uploads.create(
                 account,
                 custom_id=body.id or None,
                 meta=body.metadata,
@@ -155,14 +155,14 @@ async def complete_upload(
     rt: RuntimeDep,
     secret: Annotated[str, Path(min_length=20, max_length=100)],
 ) -> JSONResponse:
-    await rt.offload.io(rt.uploads.check_open, secret)  # its credential, before its body
-    limit = rt.service.limits.max_upload_bytes
+    await rt.gate.offload.io(rt.gate.uploads.check_open, secret)  # its credential, before its body
+    limit = rt.gate.images.max_upload_bytes
     async with upload_form(request, limit) as form:
         data, filename = await form.read_file(limit)
-        image = await rt.offload.io(rt.uploads.complete, secret, data, filename)
-    account = await rt.offload.io(rt.service.meta.get_account, image.account_id)
+        image = await rt.gate.offload.io(rt.gate.uploads.complete, secret, data, filename)
+    account = await rt.gate.offload.io(rt.gate.accounts.get, image.account_id)
     assert account is not None
-    variants = await rt.offload.io(rt.service.list_variants, account)
+    variants = await rt.gate.offload.io(rt.gate.variants.all, account)
     return ok(image_json(image, account, variants, rt.public_url))
 
 
@@ -173,5 +173,5 @@ async def complete_upload(
 )
 async def batch_token(request: Request, account_id: str, rt: RuntimeDep) -> JSONResponse:
     token = await editor_token(request, account_id)
-    value, expires = await rt.offload.io(rt.service.create_batch_token, token)
+    value, expires = await rt.gate.offload.io(rt.gate.tokens.create_batch, token)
     return ok({"token": value, "expiresAt": iso(expires)})

@@ -9,9 +9,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from imagegate.errors import BadRequest
-from imagegate.fetch import fetch
-from imagegate.models import Account, Image
+from imagegate.core.errors import BadRequest
+from imagegate.core.models import Account, Image
 from imagegate.web.api.common import (
     EditAccount,
     KeyAccount,
@@ -55,7 +54,7 @@ UPLOAD_BODY = {
 
 
 async def _image_out(rt: Runtime, account: Account, image: Image) -> dict[str, Any]:
-    variants = await rt.offload.io(rt.service.list_variants, account)
+    variants = await rt.gate.offload.io(rt.gate.variants.all, account)
     return image_json(image, account, variants, rt.public_url)
 
 
@@ -67,17 +66,17 @@ async def _image_out(rt: Runtime, account: Account, image: Image) -> dict[str, A
 )
 @large_body
 async def upload(request: Request, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
-    limit = rt.service.limits.max_upload_bytes
+    limit = rt.gate.images.max_upload_bytes
     async with upload_form(request, limit) as form:
         url = form.get("url")
         if url is not None:
             if form.file is not None:
                 raise BadRequest("Send either the file or the url field, not both")
-            data, filename = await rt.offload.fetch(fetch, url, rt.fetch_policy)
+            data, filename = await rt.gate.offload.fetch(rt.gate.images.fetch, url)
         else:
             data, filename = await form.read_file(limit)
-        image = await rt.offload.io(
-            lambda: rt.service.upload(
+        image = await rt.gate.offload.io(
+            lambda: rt.gate.images.upload(
                 account,
                 data,
                 filename=filename,
@@ -98,14 +97,14 @@ async def list_images(
     per_page: Annotated[int, Query(ge=10, le=10000)] = 1000,
     creator: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> JSONResponse:
-    images = await rt.offload.io(rt.service.list_images, account, page, per_page, creator)
-    variants = await rt.offload.io(rt.service.list_variants, account)
+    images = await rt.gate.offload.io(rt.gate.images.by_offset, account, page, per_page, creator)
+    variants = await rt.gate.offload.io(rt.gate.variants.all, account)
     return ok({"images": [image_json(i, account, variants, rt.public_url) for i in images]})
 
 
 @router.get("/{image_id}", summary="Image details", response_model=Envelope[ImageOut])
 async def get_image(image_id: str, account: ReadAccount, rt: RuntimeDep) -> JSONResponse:
-    image = await rt.offload.io(rt.service.get_image, account, path_image_id(image_id))
+    image = await rt.gate.offload.io(rt.gate.images.get, account, path_image_id(image_id))
     return ok(await _image_out(rt, account, image))
 
 
@@ -119,8 +118,8 @@ async def edit_image(
     request: Request, image_id: str, account: EditAccount, rt: RuntimeDep
 ) -> JSONResponse:
     body = await json_body(request, ImagePatch)
-    image = await rt.offload.io(
-        lambda: rt.service.edit_image(
+    image = await rt.gate.offload.io(
+        lambda: rt.gate.images.edit(
             account,
             path_image_id(image_id),
             require_signed_urls=body.requireSignedURLs,
@@ -133,7 +132,7 @@ async def edit_image(
 
 @router.delete("/{image_id}", summary="Delete an image", response_model=Envelope[dict[str, Any]])
 async def delete_image(image_id: str, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
-    await rt.offload.io(rt.service.delete_image, account, path_image_id(image_id))
+    await rt.gate.offload.io(rt.gate.images.delete, account, path_image_id(image_id))
     return ok({})
 
 
@@ -147,7 +146,7 @@ async def blob(image_id: str, account: ReadAccount, rt: RuntimeDep) -> Response:
     """The bytes as uploaded, typed by their magic bytes. An SVG original is not sanitised
     (delivery is), so nothing here may run as a page: no sniffing, a sandbox with no
     sources, and anything without an image type goes out as a download."""
-    data, fmt = await rt.offload.io(rt.service.original, account, path_image_id(image_id))
+    data, fmt = await rt.gate.offload.io(rt.gate.images.original, account, path_image_id(image_id))
     headers = {
         "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff",
@@ -172,8 +171,8 @@ async def signed_url(
     expires_in: Annotated[int, Query(ge=1, le=10 * 365 * 86400)] = 86400,
     key: Annotated[str | None, Query(min_length=1, max_length=20)] = None,
 ) -> JSONResponse:
-    url, exp = await rt.offload.io(
-        lambda: rt.service.signed_url(
+    url, exp, used = await rt.gate.offload.io(
+        lambda: rt.gate.keys.signed_url(
             account,
             path_image_id(image_id),
             variant,
@@ -182,5 +181,4 @@ async def signed_url(
             public_url=rt.public_url,
         )
     )
-    used = await rt.offload.io(rt.service.key_value, account, key)
-    return ok({"url": url, "exp": exp, "key": used.name})
+    return ok({"url": url, "exp": exp, "key": used})

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/accounts/{account_id}/images/v1/keys", tags=["signin
     response_model=Envelope[KeyList],
 )
 async def list_keys(view: KeyReader, rt: RuntimeDep) -> JSONResponse:
-    keys = await rt.offload.io(rt.service.list_keys, view.account)
+    keys = await rt.gate.offload.io(rt.gate.keys.all, view.account)
     return ok({"keys": [key_json(k, value=view.values) for k in keys]})
 
 
@@ -31,7 +31,7 @@ async def list_keys(view: KeyReader, rt: RuntimeDep) -> JSONResponse:
     response_model=Envelope[KeyList],
 )
 async def put_key(signing_key_name: str, account: KeyAccount, rt: RuntimeDep) -> JSONResponse:
-    keys = await rt.offload.io(rt.service.put_key, account, signing_key_name)
+    keys = await rt.gate.offload.io(rt.gate.keys.put, account, signing_key_name)
     return ok({"keys": [key_json(k) for k in keys]})
 
 
@@ -41,5 +41,5 @@ async def put_key(signing_key_name: str, account: KeyAccount, rt: RuntimeDep) ->
     response_model=Envelope[KeyList],
 )
 async def delete_key(signing_key_name: str, account: KeyAccount, rt: RuntimeDep) -> JSONResponse:
-    keys = await rt.offload.io(rt.service.delete_key, account, signing_key_name)
+    keys = await rt.gate.offload.io(rt.gate.keys.delete, account, signing_key_name)
     return ok({"keys": [key_json(k) for k in keys]})

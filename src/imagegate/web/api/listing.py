@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from imagegate.errors import BadRequest
-from imagegate.listing import InvalidListing, parse_filters
+from imagegate.core.errors import BadRequest
+from imagegate.core.listing import InvalidListing, parse_filters
 from imagegate.web.api.common import ReadAccount, RuntimeDep, image_json, ok
 from imagegate.web.api.schemas import Envelope, ImageListV2, StatsOut
 
@@ -36,8 +36,8 @@ async def list_v2(
         filters = parse_filters(params)
     except InvalidListing as exc:
         raise BadRequest(str(exc)) from None
-    images, token = await rt.offload.io(
-        lambda: rt.service.list_images_v2(
+    images, token = await rt.gate.offload.io(
+        lambda: rt.gate.images.by_cursor(
             account,
             continuation_token=continuation_token,
             per_page=per_page,
@@ -46,7 +46,7 @@ async def list_v2(
             filters=filters,
         )
     )
-    variants = await rt.offload.io(rt.service.list_variants, account)
+    variants = await rt.gate.offload.io(rt.gate.variants.all, account)
     return ok(
         {
             "images": [image_json(i, account, variants, rt.public_url) for i in images],
@@ -57,5 +57,5 @@ async def list_v2(
 
 @router.get("/v1/stats", summary="Images held and allowed", response_model=Envelope[StatsOut])
 async def stats(account: ReadAccount, rt: RuntimeDep) -> JSONResponse:
-    current, allowed = await rt.offload.io(rt.service.stats, account)
+    current, allowed = await rt.gate.offload.io(rt.gate.images.stats, account)
     return ok({"count": {"current": current, "allowed": allowed}})

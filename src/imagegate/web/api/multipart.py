@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 from starlette.types import Message as AsgiMessage
 from starlette.types import Receive
 
-from imagegate.errors import BadRequest, NotMultipart, PayloadTooLarge
+from imagegate.core.errors import BadRequest, NotMultipart, PayloadTooLarge
 
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small text fields
 #: Unicode categories of characters a filename loses: controls, format marks, surrogates.

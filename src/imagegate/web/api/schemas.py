@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from imagegate.models import Fit, MetadataMode, OutputFormat
-from imagegate.variants import parse_gravity
+from imagegate.core.models import Fit, MetadataMode, OutputFormat
+from imagegate.core.options import RANGES
 
 T = TypeVar("T")
 
@@ -52,28 +52,31 @@ class KeyList(BaseModel):
     keys: list[KeyOut]
 
 
+def _takes(name: str) -> str:
+    """An option's range, as :mod:`imagegate.core.options` (which checks it) words it."""
+    return RANGES[name].format(max_side="IMAGEGATE_MAX_IMAGE_SIDE (12,000 by default)")
+
+
 class VariantOptionsIn(BaseModel):
+    """A named variant's options, as JSON types; every value is checked by
+    :func:`imagegate.core.options.named_options`, the same rules as flexible variants'."""
+
     model_config = ConfigDict(extra="forbid")
 
     fit: Fit = Fit.SCALE_DOWN
     metadata: MetadataMode = MetadataMode.COPYRIGHT
-    width: float = Field(ge=1, le=12000, description="Maximum width in pixels")
-    height: float = Field(ge=1, le=12000, description="Maximum height in pixels")
-    background: str | None = Field(None, pattern=r"^#?[0-9a-fA-F]{6}$")
-    browser_ttl: int | None = Field(None, ge=3600, le=31536000)
+    width: float = Field(description="Maximum width: " + _takes("width"))
+    height: float = Field(description="Maximum height: " + _takes("height"))
+    background: str | None = Field(None, description=_takes("background"))
+    browser_ttl: int | None = Field(None, description=_takes("browser_ttl"))
     # imagegate extensions: the flexible-variant options, for named variants too.
-    quality: int | None = Field(None, ge=1, le=100)
-    dpr: float | None = Field(None, gt=0, le=2)
-    sharpen: float | None = Field(None, ge=0, le=10)
-    blur: float | None = Field(None, ge=0, le=250)
-    gravity: str | None = Field(None, description="auto, center, a side, or XxY in 0..1")
+    quality: int | None = Field(None, description=_takes("quality"))
+    dpr: float | None = Field(None, description=_takes("dpr"))
+    sharpen: float | None = Field(None, description=_takes("sharpen"))
+    blur: float | None = Field(None, description=_takes("blur"))
+    gravity: str | None = Field(None, description=_takes("gravity"))
     format: OutputFormat | None = None
     anim: bool | None = None
-
-    @field_validator("gravity")
-    @classmethod
-    def _gravity(cls, value: str | None) -> str | None:
-        return None if value is None else parse_gravity(value)
 
 
 class VariantOptionsOut(BaseModel):
@@ -133,7 +136,7 @@ class ConfigPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     flexible_variants: bool | None = None
-    browser_ttl: int | None = Field(None, ge=3600, le=31536000)
+    browser_ttl: int | None = Field(None, description=_takes("browser_ttl"))
     keep_gps: bool | None = None  # imagegate: metadata=keep may give out GPS
 
 

@@ -7,8 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from imagegate.errors import BadRequest
-from imagegate.models import Account, Variant, VariantOptions
+from imagegate.core.models import Account
 from imagegate.web.api.common import (
     EditAccount,
     ReadAccount,
@@ -24,32 +23,11 @@ from imagegate.web.api.schemas import (
     Envelope,
     VariantIn,
     VariantMap,
-    VariantOptionsIn,
     VariantPatch,
     VariantResult,
 )
 
 router = APIRouter(prefix="/accounts/{account_id}/images/v1", tags=["variants"])
-
-
-def _options(body: VariantOptionsIn) -> VariantOptions:
-    if body.width != int(body.width) or body.height != int(body.height):
-        raise BadRequest("width and height must be whole pixels")
-    background = (body.background or "#ffffff").lower()
-    extras = {
-        name: getattr(body, name)
-        for name in ("quality", "dpr", "sharpen", "blur", "gravity", "format", "anim")
-        if getattr(body, name) is not None
-    }
-    return VariantOptions(
-        fit=body.fit,
-        width=int(body.width),
-        height=int(body.height),
-        metadata=body.metadata,
-        background=background if background.startswith("#") else f"#{background}",
-        browser_ttl=body.browser_ttl,
-        **extras,
-    )
 
 
 @router.post(
@@ -60,14 +38,19 @@ def _options(body: VariantOptionsIn) -> VariantOptions:
 )
 async def create_variant(request: Request, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
     body = await json_body(request, VariantIn)
-    variant = Variant(body.id, _options(body.options), body.neverRequireSignedURLs)
-    created = await rt.offload.io(rt.service.create_variant, account, variant)
+    created = await rt.gate.offload.io(
+        rt.gate.variants.create,
+        account,
+        body.id,
+        body.options.model_dump(exclude_none=True),
+        body.neverRequireSignedURLs,
+    )
     return ok({"variant": variant_json(created)})
 
 
 @router.get("/variants", summary="List variants", response_model=Envelope[VariantMap])
 async def list_variants(account: ReadAccount, rt: RuntimeDep) -> JSONResponse:
-    variants = await rt.offload.io(rt.service.list_variants, account)
+    variants = await rt.gate.offload.io(rt.gate.variants.all, account)
     return ok({"variants": {v.name: variant_json(v) for v in variants}})
 
 
@@ -75,7 +58,7 @@ async def list_variants(account: ReadAccount, rt: RuntimeDep) -> JSONResponse:
     "/variants/{variant_id}", summary="Variant details", response_model=Envelope[VariantResult]
 )
 async def get_variant(variant_id: str, account: ReadAccount, rt: RuntimeDep) -> JSONResponse:
-    variant = await rt.offload.io(rt.service.get_variant, account, variant_id)
+    variant = await rt.gate.offload.io(rt.gate.variants.get, account, variant_id)
     return ok({"variant": variant_json(variant)})
 
 
@@ -89,11 +72,11 @@ async def edit_variant(
     request: Request, variant_id: str, account: EditAccount, rt: RuntimeDep
 ) -> JSONResponse:
     body = await json_body(request, VariantPatch)
-    variant = await rt.offload.io(
-        rt.service.update_variant,
+    variant = await rt.gate.offload.io(
+        rt.gate.variants.update,
         account,
         variant_id,
-        _options(body.options),
+        body.options.model_dump(exclude_none=True),
         body.neverRequireSignedURLs,
     )
     return ok({"variant": variant_json(variant)})
@@ -105,7 +88,7 @@ async def edit_variant(
     response_model=Envelope[dict[str, Any]],
 )
 async def delete_variant(variant_id: str, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
-    await rt.offload.io(rt.service.delete_variant, account, variant_id)
+    await rt.gate.offload.io(rt.gate.variants.delete, account, variant_id)
     return ok({})
 
 
@@ -117,8 +100,8 @@ async def delete_variant(variant_id: str, account: EditAccount, rt: RuntimeDep) 
 )
 async def patch_config(request: Request, account: EditAccount, rt: RuntimeDep) -> JSONResponse:
     body = await json_body(request, ConfigPatch)
-    updated = await rt.offload.io(
-        lambda: rt.service.update_config(
+    updated = await rt.gate.offload.io(
+        lambda: rt.gate.accounts.configure(
             account,
             flexible_variants=body.flexible_variants,
             browser_ttl=body.browser_ttl,

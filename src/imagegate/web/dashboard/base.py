@@ -16,23 +16,31 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import Message
 
-from imagegate.errors import BadRequest, ImagegateError
-from imagegate.models import Account
-from imagegate.ports import StoredSession
-from imagegate.service import Service
-from imagegate.serving import Deliverer
+from imagegate.assembly import Imagegate
+from imagegate.core.errors import (
+    BadRequest,
+    CrossSiteRefused,
+    ImagegateError,
+    NoAccountYet,
+    NoKeyAccess,
+    ReadOnlySession,
+    SessionEnded,
+)
+from imagegate.core.models import Account
 from imagegate.settings import Settings
+from imagegate.usecases.records import StoredSession
+from imagegate.web.clients import parse_proxies
 from imagegate.web.dashboard.security import (
     CSRF_FIELD,
     CSRF_HEADER,
     SAFE_METHODS,
     SESSION_COOKIE,
-    CrossSiteRefused,
     check_csrf_token,
     check_same_origin,
     secure_cookies,
 )
-from imagegate.web.offload import Offload
+from imagegate.web.dashboard.signin_guard import SignInGuard
+from imagegate.web.errors import dashboard_error
 
 log = logging.getLogger("imagegate.dashboard")
 
@@ -62,28 +70,6 @@ NOTICES = {
 }
 
 
-class SignInRequired(Exception):
-    """No live session: sign in (again)."""
-
-
-class ReadOnlySession(Exception):
-    """A read-only token's session asked to change something."""
-
-
-class NoAccount(Exception):
-    """An admin signed in to a store with no account yet."""
-
-
-class NoKeyAccess(Exception):
-    """A session that may not see or use signing-key values asked to."""
-
-
-NO_KEY_ACCESS = (
-    "Signing keys need a session opened with the admin password or with an edit token that "
-    "does not expire."
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Viewer:
     """Who is asking: their session, the account they manage, and (admins) the others."""
@@ -111,27 +97,19 @@ class Viewer:
 
     def managed(self) -> Account:
         if self.account is None:
-            raise NoAccount()
+            raise NoAccountYet()
         return self.account
 
 
 class Dash:
-    """The dashboard's handles on the service, the delivery renderer and the templates."""
+    """What every dashboard page works with: imagegate's use cases, who is asking, and the
+    templates."""
 
-    def __init__(
-        self, settings: Settings, service: Service, deliverer: Deliverer, offload: Offload
-    ) -> None:
-        from imagegate.web.clients import parse_proxies
-        from imagegate.web.dashboard.sessions import Sessions
-        from imagegate.web.dashboard.signin_guard import SignInGuard
-
+    def __init__(self, settings: Settings, gate: Imagegate) -> None:
         self.settings = settings
-        self.service = service
-        self.deliverer = deliverer
-        self.offload = offload
+        self.gate = gate
         self.public_url = settings.resolved_public_url()
         self.secure = secure_cookies(self.public_url)
-        self.sessions = Sessions(service)
         self.guard = SignInGuard()
         self.proxies = parse_proxies(p for p in settings.trusted_proxies.split(",") if p.strip())
         self.templates = Environment(
@@ -145,24 +123,24 @@ class Dash:
         self.templates.globals["base"] = BASE
 
     async def io(self, fn: Callable[[*Ts], T], *args: *Ts) -> T:
-        return await self.offload.io(fn, *args)
+        return await self.gate.offload.io(fn, *args)
 
     # --- who is asking --------------------------------------------------------------------
 
     async def viewer(self, request: Request) -> Viewer:
         raw = request.cookies.get(SESSION_COOKIE, "")
-        session = await self.io(self.sessions.find, raw) if raw else None
+        session = await self.io(self.gate.sessions.find, raw) if raw else None
         if session is None:
-            raise SignInRequired()
+            raise SessionEnded()
         return await self.io(self._viewer, session)
 
     def _viewer(self, session: StoredSession) -> Viewer:
-        meta = self.service.meta
-        account = meta.get_account(session.account_id) if session.account_id else None
-        accounts = meta.list_accounts() if session.admin else []
-        if account is None and accounts:
-            account = accounts[0]
-        return Viewer(session, account, accounts)
+        accounts = self.gate.accounts
+        account = accounts.get(session.account_id) if session.account_id else None
+        every = accounts.all() if session.admin else []
+        if account is None and every:
+            account = every[0]
+        return Viewer(session, account, every)
 
     async def form(self, request: Request, *, edit: bool = True) -> tuple[Viewer, Form]:
         """For unsafe requests: the session, checked against cross-site forgery, and the form.
@@ -222,50 +200,34 @@ class Dash:
         )
 
     def endpoint(self, fn: Endpoint) -> Endpoint:
-        """Wrap a page handler: failures become pages that say what happened."""
+        """Wrap a page handler: failures become pages that say what happened (a page asked
+        for without a session leads to the sign-in page, and back)."""
 
         @functools.wraps(fn)
         async def wrapper(request: Request) -> Response:
             try:
                 return await fn(request)
-            except SignInRequired:
-                if request.method in SAFE_METHODS:
-                    target = request.url.path
-                    if request.url.query:
-                        target += "?" + request.url.query
-                    return redirect("/signin", next=target)
-                return self.error_page(
-                    request, 401, "Your session has ended. Sign in again to continue."
-                )
-            except CrossSiteRefused as exc:
-                log.info("dashboard request refused: %s", exc)
-                return self.error_page(
-                    request,
-                    403,
-                    "This request was refused because it did not come from this dashboard's "
-                    "own pages. Reload the page and try again.",
-                )
-            except ReadOnlySession:
-                return self.error_page(
-                    request,
-                    403,
-                    "You are signed in with a read-only token: nothing can be changed.",
-                )
-            except NoKeyAccess:
-                return self.error_page(request, 403, NO_KEY_ACCESS)
-            except NoAccount:
-                return self.error_page(
-                    request,
-                    404,
-                    "There is no account yet. Create one with `imagegate accounts create NAME`.",
-                )
+            except SessionEnded:
+                if request.method not in SAFE_METHODS:
+                    return self.error(request, SessionEnded())
+                target = request.url.path
+                if request.url.query:
+                    target += "?" + request.url.query
+                return redirect("/signin", next=target)
             except ImagegateError as exc:
-                return self.error_page(request, exc.status, exc.message)
+                return self.error(request, exc)
             except Exception:
                 log.exception("dashboard page failed")
-                return self.error_page(request, 500, "Something went wrong on the server.")
+                return self.error(request, ImagegateError())
 
         return wrapper
+
+    def error(self, request: Request, exc: ImagegateError) -> HTMLResponse:
+        """An error as a page: its status and words (:mod:`imagegate.web.errors`)."""
+        status, message, headers = dashboard_error(exc)
+        page = self.error_page(request, status, message)
+        page.headers.update(headers)
+        return page
 
     def json_endpoint(self, fn: Endpoint) -> Endpoint:
         """Wrap a handler called by the dashboard's scripts: failures become JSON words."""
@@ -274,21 +236,11 @@ class Dash:
         async def wrapper(request: Request) -> Response:
             try:
                 return await fn(request)
-            except SignInRequired:
-                return json_error(401, "Your session has ended. Sign in again to continue.")
-            except CrossSiteRefused:
-                return json_error(403, "Refused: reload the page and try again.")
-            except ReadOnlySession:
-                return json_error(403, "You are signed in with a read-only token.")
-            except NoKeyAccess:
-                return json_error(403, NO_KEY_ACCESS)
-            except NoAccount:
-                return json_error(404, "There is no account yet.")
             except ImagegateError as exc:
-                return json_error(exc.status, exc.message)
+                return json_error(exc)
             except Exception:
                 log.exception("dashboard request failed")
-                return json_error(500, "Something went wrong on the server.")
+                return json_error(ImagegateError())
 
         return wrapper
 
@@ -302,8 +254,10 @@ def redirect(path: str, **query: str) -> RedirectResponse:
     return RedirectResponse(target, status_code=303)
 
 
-def json_error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"ok": False, "error": message}, status_code=status)
+def json_error(exc: ImagegateError) -> JSONResponse:
+    """An error as the dashboard's scripts read it: ``{"ok": false, "error": words}``."""
+    status, message, headers = dashboard_error(exc)
+    return JSONResponse({"ok": False, "error": message}, status_code=status, headers=headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,9 +321,9 @@ def form_value(form: Form, name: str) -> str:
 __all__ = [
     "BASE",
     "Dash",
-    "NoAccount",
+    "NoAccountYet",
     "NoKeyAccess",
     "ReadOnlySession",
-    "SignInRequired",
+    "SessionEnded",
     "Viewer",
 ]

@@ -14,11 +14,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from imagegate.errors import BadRequest, ImagegateError
-from imagegate.models import ApiToken, Scope
-from imagegate.web.dashboard.base import Dash, SignInRequired, Viewer, form_text, redirect
-
-MIN_TTL, MAX_TTL = 3600, 31536000  # as the API's PATCH /config allows
+from imagegate.core.errors import BadRequest, ImagegateError, SessionEnded
+from imagegate.core.models import ApiToken, Scope
+from imagegate.core.options import MAX_BROWSER_TTL, MIN_BROWSER_TTL, RANGES
+from imagegate.usecases.clock import utc
+from imagegate.web.dashboard.base import (
+    Dash,
+    Viewer,
+    form_text,
+    redirect,
+)
 
 
 def routes(dash: Dash) -> list[BaseRoute]:
@@ -43,7 +48,7 @@ def token_status(token: ApiToken, now: datetime) -> str:
 class SettingsPages:
     def __init__(self, dash: Dash) -> None:
         self.dash = dash
-        self.service = dash.service
+        self.gate = dash.gate
 
     async def _page(
         self,
@@ -55,8 +60,8 @@ class SettingsPages:
         new_token: str = "",
     ) -> Response:
         account = viewer.managed()
-        tokens = await self.dash.io(self.service.meta.list_tokens, account.id)
-        now = self.service.now()
+        tokens = await self.dash.io(self.gate.tokens.all, account.id)
+        now = utc(self.gate.clock)
         rows = [
             {
                 "token": t,
@@ -78,8 +83,8 @@ class SettingsPages:
             tokens=rows,
             made_with_token=viewer.session.token_id is not None,
             new_token=new_token,
-            min_ttl=MIN_TTL,
-            max_ttl=MAX_TTL,
+            min_ttl=MIN_BROWSER_TTL,
+            max_ttl=MAX_BROWSER_TTL,
         )
 
     async def index(self, request: Request) -> Response:
@@ -92,13 +97,10 @@ class SettingsPages:
         keep_gps = form_text(form, "keep_gps") == "on"
         ttl_text = form_text(form, "browser_ttl")
         try:
-            if not ttl_text.isdigit() or not MIN_TTL <= int(ttl_text) <= MAX_TTL:
-                raise BadRequest(
-                    f"The browser TTL is a whole number of seconds from {MIN_TTL} "
-                    f"(1 hour) to {MAX_TTL} (1 year)"
-                )
+            if not ttl_text.isdigit():
+                raise BadRequest(f"The browser TTL must be {RANGES['browser_ttl']}")
             await self.dash.io(
-                lambda: self.service.update_config(
+                lambda: self.gate.accounts.configure(
                     account,
                     flexible_variants=flexible,
                     browser_ttl=int(ttl_text),
@@ -120,19 +122,19 @@ class SettingsPages:
         scopes = (
             frozenset({Scope.READ}) if form_text(form, "read_only") == "on" else frozenset(Scope)
         )
-        parent = await self.dash.io(self.dash.sessions.token_of, viewer.session)
+        parent = await self.dash.io(self.gate.sessions.token_of, viewer.session)
         if viewer.session.token_id is not None and parent is None:
-            raise SignInRequired()  # the session's token is gone
+            raise SessionEnded()  # the session's token is gone
         try:
             value, _token = await self.dash.io(
-                lambda: self.service.create_token(account.id, name, scopes, parent=parent)
+                lambda: self.gate.tokens.create(account.id, name, scopes, parent=parent)
             )
         except ImagegateError as exc:
             return await self._page(request, viewer, status=exc.status, error=exc.message)
         return await self._page(request, viewer, new_token=value)
 
     async def _token(self, viewer: Viewer, token_id: str) -> ApiToken:
-        tokens = await self.dash.io(self.service.meta.list_tokens, viewer.managed().id)
+        tokens = await self.dash.io(self.gate.tokens.all, viewer.managed().id)
         found = next((t for t in tokens if t.id == token_id), None)
         if found is None:
             raise BadRequest("There is no such token")
@@ -164,8 +166,8 @@ class SettingsPages:
     async def revoke(self, request: Request) -> Response:
         viewer, form = await self.dash.form(request)
         token = await self._token(viewer, form_text(form, "id"))
-        await self.dash.io(self.service.revoke_token, viewer.managed().id, token.id)
-        mine = await self.dash.io(self.dash.sessions.token_of, viewer.session)
+        await self.dash.io(self.gate.tokens.revoke, viewer.managed().id, token.id)
+        mine = await self.dash.io(self.gate.sessions.token_of, viewer.session)
         if mine is not None and mine.revoked:  # this session's token, or one it was made with
             return redirect("/signin", done="token-revoked")
         return redirect("/settings", done="token-revoked")

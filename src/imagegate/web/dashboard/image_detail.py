@@ -17,11 +17,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from imagegate.errors import BadRequest
-from imagegate.models import Account, Image, SigningKey, Variant
-from imagegate.signing import sign_url
-from imagegate.urls import delivery_path
-from imagegate.web.dashboard.base import BASE, Dash
+from imagegate.core.delivery_urls import delivery_path
+from imagegate.core.errors import BadRequest
+from imagegate.core.models import Account, Image, SigningKey, Variant
+from imagegate.core.signing import sign_url
+from imagegate.web.dashboard.base import (
+    BASE,
+    Dash,
+)
 
 LIST_TTL = 3600  # the variant URLs listed for a private image live an hour
 LIFETIMES = (("3600", "1 hour"), ("86400", "1 day"), ("604800", "1 week"))
@@ -77,7 +80,7 @@ def lifetime_from(choice: str, amount: str, unit: str) -> int:
 class DetailPage:
     def __init__(self, dash: Dash) -> None:
         self.dash = dash
-        self.service = dash.service
+        self.gate = dash.gate
 
     def _sign(self, account: Account, image: Image, variant: str, key: SigningKey, exp: int) -> str:
         return sign_url(delivery_path(account.hash, image.id, variant), key.value, exp=exp)
@@ -104,7 +107,7 @@ class DetailPage:
                         )
                     )
                     continue
-                exp = int(self.service.clock()) + LIST_TTL
+                exp = int(self.gate.clock()) + LIST_TTL
                 path = self._sign(account, image, variant.name, key, exp)
                 note = f"signed with key {key.name}, valid for 1 hour"
             elif image.require_signed_urls:
@@ -117,10 +120,10 @@ class DetailPage:
         viewer = await dash.viewer(request)
         account = viewer.managed()
         params = request.query_params
-        image = await dash.io(self.service.get_image, account, params.get("id", ""))
-        variants = await dash.io(self.service.list_variants, account)
+        image = await dash.io(self.gate.images.get, account, params.get("id", ""))
+        variants = await dash.io(self.gate.variants.all, account)
         signs = viewer.key_access
-        keys = await dash.io(self.service.list_keys, account) if signs else []
+        keys = await dash.io(self.gate.keys.all, account) if signs else []
         chosen = {
             "variant": params.get("variant", "public"),
             "lifetime": params.get("lifetime", "3600"),
@@ -180,7 +183,7 @@ class DetailPage:
             raise BadRequest(
                 f"This server refuses signed URLs that live longer than {human_seconds(limit)}"
             )
-        exp = int(self.service.clock()) + ttl
+        exp = int(self.gate.clock()) + ttl
         path = self._sign(account, image, chosen["variant"], key, exp)
         expires = datetime.fromtimestamp(exp, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
         return Generated(self.dash.public_url + path, path, expires, key.name)

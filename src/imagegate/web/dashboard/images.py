@@ -11,12 +11,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from imagegate.errors import BadRequest
-from imagegate.listing import InvalidListing, MetaFilter, parse_filters
+from imagegate.core.errors import BadRequest, ReadOnlySession
+from imagegate.core.listing import InvalidListing, MetaFilter, parse_filters
 from imagegate.web.api.multipart import upload_form
 from imagegate.web.dashboard import image_detail, renders
-from imagegate.web.dashboard.base import Dash, ReadOnlySession, form_text, form_value, redirect
-from imagegate.web.dashboard.security import CSRF_FIELD, check_csrf_token
+from imagegate.web.dashboard.base import (
+    Dash,
+    form_text,
+    form_value,
+    redirect,
+)
+from imagegate.web.dashboard.security import (
+    CSRF_FIELD,
+    check_csrf_token,
+)
 from imagegate.web.forms import parse_metadata
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -50,7 +58,7 @@ def filters_from(creator: str, meta_key: str, meta_value: str) -> list[MetaFilte
 class ImagePages:
     def __init__(self, dash: Dash) -> None:
         self.dash = dash
-        self.service = dash.service
+        self.gate = dash.gate
 
     async def grid(self, request: Request) -> Response:
         dash = self.dash
@@ -68,7 +76,7 @@ class ImagePages:
         try:
             filters = filters_from(creator, meta_key, meta_value)
             images, next_token = await dash.io(
-                lambda: self.service.list_images_v2(
+                lambda: self.gate.images.by_cursor(
                     account,
                     continuation_token=after,
                     per_page=PAGE_SIZE,
@@ -79,7 +87,7 @@ class ImagePages:
             )
         except BadRequest as exc:
             error = exc.message
-        held, allowed = await dash.io(self.service.stats, account)
+        held, allowed = await dash.io(self.gate.images.stats, account)
         query = {"creator": creator, "meta_key": meta_key, "meta_value": meta_value}
         return dash.render(
             request,
@@ -96,7 +104,7 @@ class ImagePages:
             error=error,
             held=held,
             allowed=allowed,
-            max_upload=self.service.limits.max_upload_bytes,
+            max_upload=self.gate.images.max_upload_bytes,
         )
 
     async def upload(self, request: Request) -> Response:
@@ -106,7 +114,7 @@ class ImagePages:
         header = dash.header_token(request)
         viewer = await dash.checked(request, header)
         account = viewer.managed()
-        limit = self.service.limits.max_upload_bytes
+        limit = self.gate.images.max_upload_bytes
         async with upload_form(request, limit) as form:
             if header is None:
                 check_csrf_token(viewer.csrf, form.get(CSRF_FIELD))
@@ -119,7 +127,7 @@ class ImagePages:
             meta = parse_metadata(fields)
             private = (form.get("private") or "").lower() in _TRUE
             image = await dash.io(
-                lambda: self.service.upload(
+                lambda: self.gate.images.upload(
                     account,
                     data,
                     filename=filename,
@@ -141,9 +149,7 @@ class ImagePages:
         account = viewer.managed()
         image_id = form_value(form, "id")
         private = form_text(form, "private") in _TRUE
-        await dash.io(
-            lambda: self.service.edit_image(account, image_id, require_signed_urls=private)
-        )
+        await dash.io(lambda: self.gate.images.edit(account, image_id, require_signed_urls=private))
         done = "private" if private else "public"
         if form_text(form, "back") == "detail":
             return redirect("/image", id=image_id, done=done)
@@ -153,7 +159,7 @@ class ImagePages:
         dash = self.dash
         viewer = await dash.viewer(request)
         account = viewer.managed()
-        image = await dash.io(self.service.get_image, account, request.query_params.get("id", ""))
+        image = await dash.io(self.gate.images.get, account, request.query_params.get("id", ""))
         return dash.render(
             request,
             "confirm.html",
@@ -174,5 +180,5 @@ class ImagePages:
     async def delete(self, request: Request) -> Response:
         dash = self.dash
         viewer, form = await dash.form(request)
-        await dash.io(self.service.delete_image, viewer.managed(), form_value(form, "id"))
+        await dash.io(self.gate.images.delete, viewer.managed(), form_value(form, "id"))
         return redirect("/images", done="deleted-image")

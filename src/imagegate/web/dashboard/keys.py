@@ -14,10 +14,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from imagegate.errors import BadRequest, Conflict, ImagegateError
-from imagegate.models import MAX_SIGNING_KEYS
-from imagegate.urls import delivery_url
-from imagegate.web.dashboard.base import Dash, form_text, redirect
+from imagegate.core.delivery_urls import delivery_url
+from imagegate.core.errors import BadRequest, Conflict, ImagegateError
+from imagegate.core.models import MAX_SIGNING_KEYS
+from imagegate.web.dashboard.base import (
+    Dash,
+    form_text,
+    redirect,
+)
 
 ENV_VAR = "IMAGEGATE_SIGNING_KEY"
 
@@ -37,7 +41,7 @@ def routes(dash: Dash) -> list[BaseRoute]:
 class KeyPages:
     def __init__(self, dash: Dash) -> None:
         self.dash = dash
-        self.service = dash.service
+        self.gate = dash.gate
 
     async def index(
         self, request: Request, *, status: int = 200, error: str = "", draft: str = ""
@@ -45,7 +49,7 @@ class KeyPages:
         viewer = await self.dash.viewer(request)
         account = viewer.managed()
         # An error answer carries the form and the words, never key material.
-        keys = [] if error else await self.dash.io(self.service.list_keys, account)
+        keys = [] if error else await self.dash.io(self.gate.keys.all, account)
         if not viewer.key_access:
             keys = [replace(k, value="") for k in keys]
         example = delivery_url(self.dash.public_url, account.hash, "IMAGE_ID", "public")
@@ -71,10 +75,10 @@ class KeyPages:
         account = viewer.managed()
         name = form_text(form, "name")
         try:
-            existing = await self.dash.io(self.service.list_keys, account)
+            existing = await self.dash.io(self.gate.keys.all, account)
             if any(k.name == name for k in existing):
                 raise Conflict(f"A key named {name} exists already; regenerate it instead")
-            await self.dash.io(self.service.put_key, account, name)
+            await self.dash.io(self.gate.keys.put, account, name)
         except ImagegateError as exc:
             return await self.index(request, status=exc.status, error=exc.message, draft=name)
         return redirect("/keys", done="key-created")
@@ -84,7 +88,7 @@ class KeyPages:
         viewer.check_key_access()
         account = viewer.managed()
         name = request.query_params.get("name", "")
-        keys = await self.dash.io(self.service.list_keys, account)
+        keys = await self.dash.io(self.gate.keys.all, account)
         if not any(k.name == name for k in keys):
             raise BadRequest("There is no key with this name")
         if regenerate:
@@ -123,14 +127,14 @@ class KeyPages:
         viewer.check_key_access()
         account = viewer.managed()
         name = form_text(form, "name")
-        keys = await self.dash.io(self.service.list_keys, account)
+        keys = await self.dash.io(self.gate.keys.all, account)
         if not any(k.name == name for k in keys):
             raise BadRequest("There is no key with this name")
-        await self.dash.io(self.service.put_key, account, name)
+        await self.dash.io(self.gate.keys.put, account, name)
         return redirect("/keys", done="key-regenerated")
 
     async def delete(self, request: Request) -> Response:
         viewer, form = await self.dash.form(request)
         viewer.check_key_access()
-        await self.dash.io(self.service.delete_key, viewer.managed(), form_text(form, "name"))
+        await self.dash.io(self.gate.keys.delete, viewer.managed(), form_text(form, "name"))
         return redirect("/keys", done="key-deleted")

@@ -19,10 +19,20 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from imagegate.errors import Unauthenticated
-from imagegate.service import Service
-from imagegate.serving import Deliverer
+from imagegate.assembly import Imagegate
+from imagegate.core.errors import (
+    BadRequest,
+    ImagegateError,
+    MethodNotAllowed,
+    NoPage,
+    SessionEnded,
+    SignInBusy,
+    SignInThrottled,
+    Unauthenticated,
+)
+from imagegate.core.passwords import check_password
 from imagegate.settings import Settings
+from imagegate.usecases.sessions import ABSOLUTE_MS, Opened
 from imagegate.web.clients import client_key
 from imagegate.web.dashboard import config, images, keys, variants
 from imagegate.web.dashboard.base import (
@@ -30,7 +40,6 @@ from imagegate.web.dashboard.base import (
     HERE,
     Dash,
     Form,
-    SignInRequired,
     form_text,
     read_form,
     redirect,
@@ -44,14 +53,10 @@ from imagegate.web.dashboard.security import (
     clear_cookie,
     set_cookie,
 )
-from imagegate.web.dashboard.sessions import ABSOLUTE_MS, Opened, check_password
-from imagegate.web.dashboard.signin_guard import HashingBusy, Throttled
-from imagegate.web.offload import Offload
+from imagegate.web.errors import dashboard_error
 
 FAILED_SIGN_IN_DELAY = 0.4  # seconds; on top of scrypt's own cost for passwords
 LOGIN_COOKIE_AGE = 3600
-THROTTLED = "Too many failed sign-ins. Try again in {} seconds."
-BUSY = "Too many sign-ins at once. Try again in {} second."
 log = logging.getLogger("imagegate.dashboard")
 
 
@@ -60,10 +65,8 @@ def _digest(form: Form) -> str:
     return hashlib.sha256(form_text(form, "token").encode("utf-8")).hexdigest()[:32]
 
 
-def create_dashboard(
-    settings: Settings, service: Service, deliverer: Deliverer, offload: Offload
-) -> Starlette:
-    dash = Dash(settings, service, deliverer, offload)
+def create_dashboard(settings: Settings, gate: Imagegate) -> Starlette:
+    dash = Dash(settings, gate)
     routes: list[BaseRoute] = [
         Route("/", dash.endpoint(_home(dash)), methods=["GET"]),
         *_sign_in_routes(dash),
@@ -76,8 +79,8 @@ def create_dashboard(
 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
-        words = {404: "There is no such page.", 405: "This page does not take that method."}
-        return dash.error_page(request, status, words.get(status, "The request was refused."))
+        known = {404: NoPage(), 405: MethodNotAllowed()}
+        return dash.error(request, known.get(status) or BadRequest("The request was refused."))
 
     return Starlette(
         routes=routes,
@@ -106,7 +109,7 @@ def _sign_in_routes(dash: Dash) -> list[BaseRoute]:
         try:
             await dash.viewer(request)
             return redirect(_safe_next(request.query_params.get("next", "")))
-        except SignInRequired:
+        except SessionEnded:
             pass
         return await _sign_in_form(request, status=200, error="")
 
@@ -115,7 +118,7 @@ def _sign_in_routes(dash: Dash) -> list[BaseRoute]:
     ) -> Response:
         token = secrets.token_urlsafe(32)
         if has_password is None:
-            has_password = await dash.io(dash.sessions.admin_password_set)
+            has_password = await dash.io(dash.gate.sessions.admin_password_set)
         response = dash.render(
             request,
             "signin.html",
@@ -133,11 +136,11 @@ def _sign_in_routes(dash: Dash) -> list[BaseRoute]:
     async def _attempt(method: str, form: Form) -> Opened:
         if method == "password":
             password = form.get("password") or ""
-            stored = await dash.io(dash.sessions.admin_hash)
+            stored = await dash.io(dash.gate.sessions.admin_hash)
             if not await dash.guard.hash(check_password, password, stored):
                 raise Unauthenticated("Wrong password")
-            return await dash.io(dash.sessions.open_admin)
-        return await dash.io(dash.sessions.sign_in_with_token, form_text(form, "token"))
+            return await dash.io(dash.gate.sessions.open_admin)
+        return await dash.io(dash.gate.sessions.sign_in_with_token, form_text(form, "token"))
 
     async def sign_in(request: Request) -> Response:
         check_same_origin(request, dash.public_url)
@@ -152,14 +155,14 @@ def _sign_in_routes(dash: Dash) -> list[BaseRoute]:
         kind, target = ("admin", "admin") if method == "password" else ("token", _digest(form))
         try:
             dash.guard.admit(address, kind, target)
-        except Throttled as exc:
+        except SignInThrottled as exc:
             log.info("sign-in throttled", extra={"client": address, "target": kind})
-            return await _refused(request, 429, exc.retry_after, THROTTLED)
+            return await _refused(request, exc)
         try:
             opened = await _attempt(method, form)
-        except HashingBusy:
+        except SignInBusy as exc:
             dash.guard.refund(address, kind, target)  # nothing was tried
-            return await _refused(request, 503, 1, BUSY)
+            return await _refused(request, exc)
         except Unauthenticated:
             await asyncio.sleep(FAILED_SIGN_IN_DELAY)
             error = (
@@ -176,21 +179,20 @@ def _sign_in_routes(dash: Dash) -> list[BaseRoute]:
         clear_cookie(response, LOGIN_COOKIE, secure=dash.secure)
         return response
 
-    async def _refused(request: Request, status: int, retry_after: int, words: str) -> Response:
+    async def _refused(request: Request, exc: ImagegateError) -> Response:
         # Refusals touch no database: the form offers both ways in.
-        response = await _sign_in_form(
-            request, status=status, error=words.format(retry_after), has_password=True
-        )
-        response.headers["Retry-After"] = str(retry_after)
+        status, words, headers = dashboard_error(exc)
+        response = await _sign_in_form(request, status=status, error=words, has_password=True)
+        response.headers.update(headers)
         return response
 
     async def sign_out(request: Request) -> Response:
         try:
             viewer, _form = await dash.form(request, edit=False)
-        except SignInRequired:  # already over: nothing to end
+        except SessionEnded:  # already over: nothing to end
             viewer = None
         if viewer is not None:
-            await dash.io(dash.sessions.end, viewer.session)
+            await dash.io(dash.gate.sessions.end, viewer.session)
         response = redirect("/signin", done="signed-out")
         clear_cookie(response, SESSION_COOKIE, secure=dash.secure)
         return response
@@ -200,7 +202,7 @@ def _sign_in_routes(dash: Dash) -> list[BaseRoute]:
         if not viewer.session.admin:
             return dash.error_page(request, 403, "Only an admin can switch accounts.", viewer)
         account = await dash.io(
-            dash.sessions.switch_account, viewer.session, form_text(form, "account_id")
+            dash.gate.sessions.switch_account, viewer.session, form_text(form, "account_id")
         )
         if account is None:
             return dash.error_page(request, 404, "There is no such account.", viewer)

@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from imagegate.core.errors import CrossSiteRefused
+
 SESSION_COOKIE = "imagegate_session"
 LOGIN_COOKIE = "imagegate_signin"  # double-submit token for the sign-in form (no session yet)
 COOKIE_PATH = "/dashboard"
@@ -75,10 +77,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-class CrossSiteRefused(Exception):
-    """An unsafe request that did not come from the dashboard's own pages."""
 
 
 def check_same_origin(request: Request, public_url: str) -> None:

@@ -29,6 +29,8 @@ from typing import TypeVar, TypeVarTuple
 
 from anyio import CapacityLimiter, to_thread
 
+from imagegate.core.errors import SignInBusy, SignInThrottled
+
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
@@ -47,18 +49,6 @@ TOKEN = Budget(burst=10, every=30.0)  # one token value, from every address toge
 MAX_TRACKED = 10_000  # budgets remembered per kind; the fullest are forgotten first
 HASH_SLOTS = 1
 HASH_WAITING = 8
-
-
-class Throttled(Exception):
-    """No budget left: retry after ``retry_after`` seconds."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"retry after {retry_after} s")
-        self.retry_after = retry_after
-
-
-class HashingBusy(Exception):
-    """The hashing pool and its queue are full."""
 
 
 class Budgets:
@@ -108,11 +98,11 @@ class SignInGuard:
         self._hash_pending = 0
 
     def admit(self, address: str, kind: str, target: str) -> None:
-        """Spend a unit of both budgets, or raise ``Throttled`` and spend neither."""
+        """Spend a unit of both budgets, or raise ``SignInThrottled`` and spend neither."""
         targets = self.targets[kind]
         wait = max(self.addresses.wait(address), targets.wait(target))
         if wait > 0:
-            raise Throttled(max(1, math.ceil(wait)))
+            raise SignInThrottled(max(1, math.ceil(wait)))
         self.addresses.spend(address)
         targets.spend(target)
 
@@ -122,9 +112,9 @@ class SignInGuard:
         self.targets[kind].spend(target, -1.0)
 
     async def hash(self, fn: Callable[[*Ts], T], *args: *Ts) -> T:
-        """Run password hashing in its own bounded pool; ``HashingBusy`` past its queue."""
+        """Run password hashing in its own bounded pool; ``SignInBusy`` past its queue."""
         if self._hash_pending >= HASH_SLOTS + HASH_WAITING:
-            raise HashingBusy()
+            raise SignInBusy()
         self._hash_pending += 1
         try:
             return await to_thread.run_sync(fn, *args, limiter=self._hashing)

@@ -3,18 +3,24 @@ a chosen image, and delete (never ``public``)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from imagegate.errors import BadRequest, ImagegateError
-from imagegate.models import Account, Fit, MetadataMode, Variant, VariantOptions
-from imagegate.web.dashboard.base import Dash, Form, Viewer, form_text, redirect
+from imagegate.core.errors import BadRequest, ImagegateError
+from imagegate.core.models import Account, Fit, MetadataMode
+from imagegate.web.dashboard.base import (
+    Dash,
+    Form,
+    Viewer,
+    form_text,
+    redirect,
+)
 
 PREVIEW_CHOICES = 50  # images offered for the preview
+FORM_OPTIONS = ("fit", "width", "height", "metadata")
 
 
 def routes(dash: Dash) -> list[BaseRoute]:
@@ -29,33 +35,20 @@ def routes(dash: Dash) -> list[BaseRoute]:
     ]
 
 
-def options_from(form: Form, base: VariantOptions, max_side: int) -> VariantOptions:
-    """Fit, width, height and metadata from the form; other options of ``base`` are kept."""
-    try:
-        fit = Fit(form_text(form, "fit"))
-    except ValueError:
-        raise BadRequest("Choose a fit") from None
-    try:
-        metadata = MetadataMode(form_text(form, "metadata"))
-    except ValueError:
-        raise BadRequest("Choose what metadata to keep") from None
-    sizes = []
-    for name in ("width", "height"):
-        text = form_text(form, name)
-        if not text.isdigit() or not 1 <= int(text) <= max_side:
-            raise BadRequest(f"The {name} must be a whole number of pixels from 1 to {max_side}")
-        sizes.append(int(text))
-    return replace(base, fit=fit, width=sizes[0], height=sizes[1], metadata=metadata)
+def option_fields(form: Form) -> dict[str, str]:
+    """What the variant forms send: fit, width, height and metadata (checked by the use case,
+    as the API's are)."""
+    return {name: form_text(form, name) for name in FORM_OPTIONS}
 
 
 class VariantPages:
     def __init__(self, dash: Dash) -> None:
         self.dash = dash
-        self.service = dash.service
-        self.max_side = dash.service.limits.max_image_side
+        self.gate = dash.gate
+        self.max_side = dash.gate.settings.max_image_side
 
     async def _images(self, account: Account) -> list[Any]:
-        return await self.dash.io(self.service.list_images, account, 1, PREVIEW_CHOICES)
+        return await self.dash.io(self.gate.images.by_offset, account, 1, PREVIEW_CHOICES)
 
     async def _render(
         self,
@@ -88,7 +81,7 @@ class VariantPages:
 
     async def index(self, request: Request) -> Response:
         viewer = await self.dash.viewer(request)
-        variants = await self.dash.io(self.service.list_variants, viewer.managed())
+        variants = await self.dash.io(self.gate.variants.all, viewer.managed())
         return await self._render(
             request,
             viewer,
@@ -105,11 +98,11 @@ class VariantPages:
         name = form_text(form, "name")
         always_public = form_text(form, "always_public") == "on"
         try:
-            options = options_from(form, VariantOptions(), self.max_side)
-            variant = Variant(name, options, always_public)
-            await self.dash.io(self.service.create_variant, account, variant)
+            await self.dash.io(
+                self.gate.variants.create, account, name, option_fields(form), always_public
+            )
         except ImagegateError as exc:
-            variants = await self.dash.io(self.service.list_variants, account)
+            variants = await self.dash.io(self.gate.variants.all, account)
             draft = {k: form_text(form, k) for k in ("name", "fit", "width", "height", "metadata")}
             draft["always_public"] = "on" if always_public else ""
             return await self._render(
@@ -128,7 +121,7 @@ class VariantPages:
     async def edit(self, request: Request) -> Response:
         viewer = await self.dash.viewer(request)
         name = request.query_params.get("name", "")
-        variant = await self.dash.io(self.service.get_variant, viewer.managed(), name)
+        variant = await self.dash.io(self.gate.variants.get, viewer.managed(), name)
         return await self._render(
             request, viewer, "variant.html", title=f"Variant {name}", variant=variant
         )
@@ -137,11 +130,14 @@ class VariantPages:
         viewer, form = await self.dash.form(request)
         account = viewer.managed()
         name = form_text(form, "name")
-        variant = await self.dash.io(self.service.get_variant, account, name)
+        variant = await self.dash.io(self.gate.variants.get, account, name)
         always_public = form_text(form, "always_public") == "on"
         try:
-            options = options_from(form, variant.options, self.max_side)
-            await self.dash.io(self.service.update_variant, account, name, options, always_public)
+            await self.dash.io(
+                lambda: self.gate.variants.update(
+                    account, name, option_fields(form), always_public, keep_others=True
+                )
+            )
         except ImagegateError as exc:
             return await self._render(
                 request,
@@ -157,7 +153,7 @@ class VariantPages:
     async def confirm_delete(self, request: Request) -> Response:
         viewer = await self.dash.viewer(request)
         name = request.query_params.get("name", "")
-        variant = await self.dash.io(self.service.get_variant, viewer.managed(), name)
+        variant = await self.dash.io(self.gate.variants.get, viewer.managed(), name)
         if variant.name == "public":
             raise BadRequest("The public variant cannot be deleted")
         return self.dash.render(
@@ -179,5 +175,5 @@ class VariantPages:
 
     async def delete(self, request: Request) -> Response:
         viewer, form = await self.dash.form(request)
-        await self.dash.io(self.service.delete_variant, viewer.managed(), form_text(form, "name"))
+        await self.dash.io(self.gate.variants.delete, viewer.managed(), form_text(form, "name"))
         return redirect("/variants", done="variant-deleted")

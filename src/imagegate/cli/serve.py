@@ -1,0 +1,63 @@
+"""``imagegate serve``: the API, the dashboard and delivery on one port, under granian."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from imagegate.cli.common import DataDir, console, err, fail, settings
+from imagegate.private_files import make_dirs
+
+
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+    public_url: Annotated[str | None, typer.Option(help="Base URL clients use.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+) -> None:
+    """Serve the API and image delivery on one port (granian)."""
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+
+    from imagegate.assembly import check_safety
+    from imagegate.core.errors import UnsafeConfiguration
+    from imagegate.variables import unknown_variables
+
+    configured = settings(data_dir, host=host, port=port, public_url=public_url, workers=workers)
+    for variable in unknown_variables(os.environ):
+        err.print(f"[yellow]warning:[/yellow] {variable.describe()}")
+    try:
+        check_safety(configured)
+    except UnsafeConfiguration as exc:
+        fail(str(exc), code=2)
+    make_dirs(configured.data_dir)
+    os.environ.update(
+        {
+            "IMAGEGATE_DATA_DIR": str(configured.data_dir.resolve()),
+            "IMAGEGATE_HOST": configured.host,
+            "IMAGEGATE_PORT": str(configured.port),
+            "IMAGEGATE_PUBLIC_URL": configured.resolved_public_url(),
+        }
+    )
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+    base = configured.resolved_public_url()
+    console.print(f"imagegate on {base}  (API {base}/docs, health {base}/healthz)")
+    Granian(
+        "imagegate.web.app:app_from_env",
+        address=configured.host,
+        port=configured.port,
+        interface=Interfaces.ASGI,
+        workers=configured.workers,
+        http=HTTPModes(configured.http),
+        http1_settings=HTTP1Settings(header_read_timeout=int(configured.header_timeout * 1000)),
+        factory=True,
+        log_access=False,
+    ).serve()
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)

@@ -1,0 +1,1 @@
+"""The pure core: protocol, rules and values. Standard library only."""

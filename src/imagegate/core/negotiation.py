@@ -1,0 +1,78 @@
+"""The output format of a rendered variant, negotiated from ``Accept``. Pure."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from imagegate.core.models import Fit, Format, OutputFormat, VariantOptions
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    format: Format
+    baseline: bool = False  # JPEG without progressive scans
+    negotiated: bool = False  # chosen from Accept: answer with ``Vary: Accept``
+
+
+_FORCED = {
+    OutputFormat.AVIF: Format.AVIF,
+    OutputFormat.WEBP: Format.WEBP,
+    OutputFormat.JPEG: Format.JPEG,
+    OutputFormat.BASELINE_JPEG: Format.JPEG,
+    OutputFormat.PNG: Format.PNG,
+    OutputFormat.GIF: Format.GIF,
+}
+
+
+@functools.lru_cache(maxsize=512)
+def accepted_types(accept: str) -> frozenset[str]:
+    """Media types an ``Accept`` header admits (``q=0`` excludes; wildcards kept as given)."""
+    admitted = set()
+    for part in accept.lower().split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        if media and not any(
+            p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params
+        ):
+            admitted.add(media)
+    return frozenset(admitted)
+
+
+def choose_output(
+    requested: OutputFormat,
+    accept: str,
+    source: Format,
+    output_side: int,
+    avif_max_side: int,
+) -> Output:
+    """AVIF, then WebP, then the source's own format, as ``Accept`` allows.
+
+    SVG is always SVG (the caller refuses options that would transform one). A format
+    named in the options wins over ``Accept``. AVIF is used only
+    up to ``avif_max_side`` (it is slow to encode); past that, WebP. GIF sources (which may be
+    animated) never become AVIF or JPEG when negotiated.
+    """
+    if source is Format.SVG:
+        return Output(Format.SVG)
+    if requested is not OutputFormat.AUTO:
+        forced = _FORCED[requested]
+        if forced is Format.AVIF and output_side > avif_max_side:
+            forced = Format.WEBP
+        return Output(forced, baseline=requested is OutputFormat.BASELINE_JPEG)
+    types = accepted_types(accept)
+    if source is not Format.GIF and "image/avif" in types and output_side <= avif_max_side:
+        return Output(Format.AVIF, negotiated=True)
+    if "image/webp" in types:
+        return Output(Format.WEBP, negotiated=True)
+    fallback = {Format.HEIC: Format.JPEG, Format.AVIF: Format.JPEG}.get(source, source)
+    return Output(fallback, negotiated=True)
+
+
+def output_side(width: int, height: int, options: VariantOptions) -> int:
+    """The longest side a render of a ``width`` by ``height`` image will have, at most."""
+    longest = max(width, height)
+    boxes = [b * options.dpr for b in (options.width, options.height) if b is not None]
+    if not boxes:
+        return longest
+    box = int(max(boxes) + 0.5)
+    return box if options.fit in (Fit.COVER, Fit.PAD, Fit.CONTAIN) else min(longest, box)

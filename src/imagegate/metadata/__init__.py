@@ -1,1 +1,0 @@
-"""Metadata stores: one SQLAlchemy Core implementation for SQLite and PostgreSQL."""

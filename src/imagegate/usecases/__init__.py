@@ -1,0 +1,1 @@
+"""The use cases: one object per area, over the ports."""
