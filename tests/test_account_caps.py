@@ -154,7 +154,8 @@ def test_a_token_keeps_at_most_twenty_sessions(timed: tuple[Server, FakeClock]) 
         assert browser.http.get("/dashboard/images").status_code == 200
     meta = store_of(srv)
     now_ms = int(srv.gate.clock() * 1000)  # type: ignore[union-attr]
-    alive = [b for b in browsers if meta.sessions.find(session_hash(b.session_cookie or ""), now_ms)]
+    found = [meta.sessions.find(session_hash(b.session_cookie or ""), now_ms) for b in browsers]
+    alive = [session for session in found if session is not None]
     assert len(alive) == MAX_PER_TOKEN
     for browser in browsers:
         browser.close()
