@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-import imagegate.adapters.storage.local
+import imagegate.adapters.storage.atomic
 from imagegate.adapters.storage.local import LocalBlobStore
 from imagegate.core.errors import BlobMissing, StorageError, StorageFull
 
@@ -219,7 +219,7 @@ def test_failed_put_leaves_nothing_behind(
         blobs.put("dir/key", b"previous value")
     before = files_under(root)
 
-    monkeypatch.setattr(imagegate.adapters.storage.local, "os", FailingOs(call, code, after))
+    monkeypatch.setattr(imagegate.adapters.storage.atomic, "os", FailingOs(call, code, after))
     with pytest.raises(raised) as caught:
         blobs.put("dir/key", b"new value " * 1000)
     if raised is StorageError:

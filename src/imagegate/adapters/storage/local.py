@@ -10,16 +10,15 @@ they are never keys, so they are never served. Directories are created ``0700`` 
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import re
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from imagegate.core.errors import BlobMissing, StorageError, StorageFull
-from imagegate.private_files import FILE_MODE, make_dirs
+from imagegate.adapters.storage.atomic import write_atomically
+from imagegate.core.errors import BlobMissing, StorageError
+from imagegate.private_files import make_dirs
 
 _KEY = re.compile(r"[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*")
 
@@ -36,27 +35,7 @@ class LocalBlobStore:
         return self.root / key
 
     def put(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            make_dirs(path.parent)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-            try:
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-            _fsync_dir(path.parent)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise StorageFull() from None
-            raise StorageError() from None
+        write_atomically(self._path(key), data)
 
     def get(self, key: str) -> bytes:
         try:
@@ -111,11 +90,3 @@ class LocalBlobStore:
                 except OSError:  # removed meanwhile
                     continue
                 yield key, mtime
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

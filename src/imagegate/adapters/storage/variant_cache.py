@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
 import threading
 import time
 from pathlib import Path
 
-from imagegate.core.errors import StorageError, StorageFull
-from imagegate.private_files import FILE_MODE, make_dirs
+from imagegate.adapters.storage.atomic import is_temporary, write_atomically
+from imagegate.core.errors import StorageError
+from imagegate.private_files import make_dirs
 from imagegate.usecases.records import CacheKey
 
 
@@ -58,22 +58,7 @@ class LocalVariantCache:
     def put(self, key: CacheKey, data: bytes) -> None:
         if self.max_bytes <= 0 or len(data) > self.max_bytes // 4:
             return
-        path = self._path(key)
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            make_dirs(path.parent)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-            with open(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            if exc.errno == 28:  # ENOSPC: a cache write failing is never fatal to a request
-                raise StorageFull() from None
-            raise StorageError() from None
+        write_atomically(self._path(key), data)  # StorageFull/StorageError: never fatal
         with self._lock:
             self._size += len(data)
             over = self._size > self.max_bytes
@@ -113,7 +98,7 @@ class LocalVariantCache:
                     stat = path.stat()
                 except OSError:
                     continue
-                if name.endswith(".tmp"):
+                if is_temporary(name):
                     if stat.st_mtime < time.time() - 3600:  # left by a crash, not in flight
                         with contextlib.suppress(OSError):
                             path.unlink()
