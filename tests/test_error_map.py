@@ -57,6 +57,8 @@ TABLE: list[tuple[type[errors.ImagegateError], int, int, int | None]] = [
     (errors.ReadOnlySession, 5403, 403, None),
     (errors.NoKeyAccess, 5403, 403, None),
     (errors.NoAccountYet, 5404, 404, None),
+    (errors.AdminOnly, 5403, 403, None),
+    (errors.AccountNotFound, 5404, 404, None),
     (errors.SignInThrottled, 10000, 429, 30),
     (errors.SignInBusy, 5503, 503, 1),
 ]

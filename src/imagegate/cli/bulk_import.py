@@ -32,9 +32,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import httpx
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -48,6 +47,9 @@ from rich.progress import (
 from rich.table import Table
 
 from imagegate.private_files import create_file
+
+if TYPE_CHECKING:  # httpx loads only when an import runs: other commands start faster
+    import httpx
 
 JOURNAL_NAME = ".imagegate-import.jsonl"
 IMAGE_SUFFIXES = frozenset(
@@ -164,6 +166,8 @@ def upload_one(
     client: httpx.Client, api: Api, path: Path, image_id: str, form: dict[str, str], pace: float
 ) -> Outcome:
     """Upload one file, retrying what a retry can fix; classify the answer."""
+    import httpx
+
     if pace:
         time.sleep(pace)
     size, error = 0, ""
@@ -225,6 +229,8 @@ def run_import(
             summary.skipped.append(image_id)
         else:
             pending.append((path, image_id, path.stat().st_size))
+    import httpx
+
     headers = {"Authorization": f"Bearer {api.token}", "User-Agent": "imagegate-import/1"}
     limits = httpx.Limits(max_connections=jobs, max_keepalive_connections=jobs)
     timeout = httpx.Timeout(120.0, connect=10.0)

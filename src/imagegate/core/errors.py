@@ -255,6 +255,14 @@ class NoAccountYet(DashboardError):
     )
 
 
+class AdminOnly(DashboardError):
+    code, status, message = 5403, 403, "Only an admin can switch accounts."
+
+
+class AccountNotFound(DashboardError):
+    code, status, message = 5404, 404, "There is no such account."
+
+
 class SignInThrottled(DashboardError):
     """Too many sign-in attempts from this address or against this target."""
 

@@ -222,10 +222,12 @@ class Dash:
 
         return wrapper
 
-    def error(self, request: Request, exc: ImagegateError) -> HTMLResponse:
+    def error(
+        self, request: Request, exc: ImagegateError, viewer: Viewer | None = None
+    ) -> HTMLResponse:
         """An error as a page: its status and words (:mod:`imagegate.web.errors`)."""
         status, message, headers = dashboard_error(exc)
-        page = self.error_page(request, status, message)
+        page = self.error_page(request, status, message, viewer)
         page.headers.update(headers)
         return page
 

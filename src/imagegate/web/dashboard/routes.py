@@ -21,6 +21,8 @@ from starlette.staticfiles import StaticFiles
 
 from imagegate.assembly import Imagegate
 from imagegate.core.errors import (
+    AccountNotFound,
+    AdminOnly,
     BadRequest,
     ImagegateError,
     MethodNotAllowed,
@@ -200,12 +202,12 @@ def _sign_in_routes(dash: Dash) -> list[BaseRoute]:
     async def switch_account(request: Request) -> Response:
         viewer, form = await dash.form(request, edit=False)
         if not viewer.session.admin:
-            return dash.error_page(request, 403, "Only an admin can switch accounts.", viewer)
+            return dash.error(request, AdminOnly(), viewer)
         account = await dash.io(
             dash.gate.sessions.switch_account, viewer.session, form_text(form, "account_id")
         )
         if account is None:
-            return dash.error_page(request, 404, "There is no such account.", viewer)
+            return dash.error(request, AccountNotFound(), viewer)
         return redirect("/images", done="account-switched")
 
     return [
