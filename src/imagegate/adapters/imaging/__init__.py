@@ -6,7 +6,7 @@ Two entry points, both synchronous (callers run them in a worker thread):
 - :func:`probe` sniffs the format from the magic bytes and reads only the header, so a
   100-megapixel upload is measured and refused without a single pixel being decoded. An SVG
   must also pass the sanitiser's parse (:mod:`imagegate.core.svg`), so a hostile one is refused.
-- :func:`render` runs a pipeline of steps over a :class:`~.pipeline.Job`: shrink-on-load
+- :func:`render` runs a pipeline of steps over a :class:`~.job.Job`: shrink-on-load
   resize, sRGB, crop (gravity), sharpen/blur, pad, flatten, metadata, encode. The caller
   picks the output format.
 
@@ -51,7 +51,8 @@ from dataclasses import dataclass
 import pyvips
 
 from imagegate.adapters.imaging.budget import Budget, Watchdog
-from imagegate.adapters.imaging.pipeline import ENCODERS, STEPS, Job
+from imagegate.adapters.imaging.job import Job
+from imagegate.adapters.imaging.pipeline import ENCODERS, STEPS
 from imagegate.core import svg
 from imagegate.core.errors import (
     CorruptImage,

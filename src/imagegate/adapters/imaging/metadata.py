@@ -20,7 +20,7 @@ from imagegate.core.image_bytes import (
 from imagegate.core.models import MetadataMode
 
 if TYPE_CHECKING:
-    from imagegate.adapters.imaging.pipeline import Job
+    from imagegate.adapters.imaging.job import Job
 
 
 def strip(job: Job) -> None:

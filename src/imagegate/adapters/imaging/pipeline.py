@@ -8,14 +8,13 @@ libvips carry it out, lazily: the pixels are computed by the encoder.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pyvips
 
 from imagegate.adapters.imaging import metadata
-from imagegate.adapters.imaging.budget import Budget
-from imagegate.core.models import Format, VariantOptions
+from imagegate.adapters.imaging.job import Job
+from imagegate.core.models import Format
 from imagegate.core.render_plan import (
     Blur,
     Geometry,
@@ -30,23 +29,6 @@ from imagegate.core.render_plan import (
 )
 
 _PREVIEW = 400  # side of the preview that auto gravity studies
-
-
-@dataclass(slots=True)
-class Job:
-    """The state the render steps pass along. ``image`` is a ``pyvips.Image``."""
-
-    data: bytes
-    output: Format
-    options: VariantOptions
-    background: tuple[int, int, int]
-    geometry: Geometry
-    animated: bool  # frames kept: a strip of ``page-height`` tall frames
-    progressive: bool  # JPEG only
-    keep_gps: bool = False  # metadata=keep may give out GPS (the account opted in)
-    budget: Budget = field(default_factory=Budget)
-    image: Any = None
-    keep: int = 0
 
 
 def _resize(job: Job) -> None:
