@@ -7,7 +7,6 @@ import hashlib
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -17,20 +16,12 @@ from cloudflare.types.images import V2ListResponse
 from cloudflare.types.images.v1 import Stat
 from cloudflare.types.images.v2 import DirectUploadCreateResponse
 
-from harness import Server, dimensions, jpeg, serve_in_thread, store_of
+from harness import Clock, Server, dimensions, jpeg, serve_in_thread, store_of
 from imagegate.assembly import build
 from imagegate.core import ids
 from imagegate.core.models import Image, Scope
 from imagegate.settings import Settings
 from imagegate.usecases.records import AccountChanges
-
-
-@dataclass
-class Clock:
-    now: float
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

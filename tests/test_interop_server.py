@@ -17,7 +17,6 @@ import hashlib
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import pytest
 
-from harness import Server, dimensions, jpeg, raw_request, serve_in_thread, store_of
+from harness import Clock, Server, dimensions, jpeg, raw_request, serve_in_thread, store_of
 from imagegate.assembly import Imagegate, build
 from imagegate.core import ids
 from imagegate.core.models import Account, Format, Image, SigningKey, Variant, VariantOptions
@@ -37,14 +36,6 @@ from workerd import sign_with_worker
 VECTORS = load_vectors()
 VECTORS_FILE_LINES = VECTORS_FILE.read_text("utf-8").splitlines()
 EPOCH = datetime.fromtimestamp(0, tz=UTC)
-
-
-@dataclass
-class Clock:
-    now: float
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _seed_image(gate: Imagegate, account: Account, image_id: str, data: bytes) -> None:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from harness import ROOT, RawResponse, Server, serve_in_thread
+from harness import ROOT, Clock, RawResponse, Server, serve_in_thread
 from imagegate.assembly import build
 from imagegate.settings import Settings
 
@@ -35,16 +35,6 @@ METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 LEAK_MARKERS = ("Traceback", 'File "', "site-packages", str(ROOT))
 
 Answer = httpx.Response | RawResponse
-
-
-@dataclass
-class Clock:
-    """A clock the test moves by hand (the server's ``now``)."""
-
-    now: float
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @contextlib.contextmanager

@@ -18,7 +18,6 @@ from urllib.parse import quote
 import httpx
 import pytest
 from sec_common import (
-    Clock,
     add_variant,
     another_account,
     assert_denied,
@@ -31,7 +30,7 @@ from sec_common import (
     upload,
 )
 
-from harness import RawResponse, Server, dimensions, jpeg, raw_request
+from harness import Clock, RawResponse, Server, dimensions, jpeg, raw_request
 from imagegate.core.signing import sign_url
 from nodejs import run_signer
 
