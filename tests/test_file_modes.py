@@ -15,8 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness import BIN, Server, jpeg, png, serve_cli, serve_in_thread
-from imagegate.assembly import build
+from harness import BIN, Server, jpeg, png, serve_account, serve_cli
 from imagegate.private_files import create_file, loose_modes, make_dirs, write_file
 from imagegate.settings import Settings
 
@@ -100,16 +99,9 @@ def test_the_store_is_private_whatever_the_servers_umask(tmp_path: Path) -> None
     """In-process, with a permissive umask and no ``imagegate`` command to tighten it: each
     adapter creates its own directories and files private (SQLite's -wal and -shm too)."""
     data = tmp_path / "store" / "data"
-    with umask(0o002):
-        settings = Settings(data_dir=data)
-        gate = build(settings)
-        gate.migrate()
-        new = gate.accounts.create("modes")
-        with serve_in_thread(settings, gate) as srv:
-            srv.account_id, srv.account_hash = new.account.id, new.account.hash
-            srv.api_token = new.api_token
-            upload_and_render(srv)
-            found = assert_private(tmp_path / "store")
+    with umask(0o002), serve_account(Settings(data_dir=data), name="modes") as srv:
+        upload_and_render(srv)
+        found = assert_private(tmp_path / "store")
     assert {"data/imagegate.db", "data/imagegate.db-wal", "data/imagegate.db-shm"} <= set(found)
     assert any(name.startswith("data/variants/") for name in found)
 

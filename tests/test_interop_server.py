@@ -25,7 +25,17 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import pytest
 
-from harness import Clock, Server, dimensions, jpeg, raw_request, serve_in_thread, store_of
+from harness import (
+    Clock,
+    Server,
+    dimensions,
+    in_process,
+    jpeg,
+    raw_request,
+    serve_account,
+    serve_in_thread,
+    store_of,
+)
 from imagegate.assembly import Imagegate, build
 from imagegate.core import ids
 from imagegate.core.models import Account, Format, Image, SigningKey, Variant, VariantOptions
@@ -187,17 +197,13 @@ WORKER_IDS = ["products/shoes/café.jpg", "a/b/c/d", "ünï/çødé photo.jpg", 
 def worker_server(tmp_path: Path) -> Iterator[tuple[Server, Clock]]:
     settings = Settings(data_dir=tmp_path / "data")
     clock = Clock(time.time())
-    gate = build(settings, clock=clock)
-    gate.migrate()
-    new = gate.accounts.create("worker")
-    for image_id in WORKER_IDS:
-        gate.images.upload(
-            new.account, jpeg(320, 240), custom_id=image_id, require_signed_urls=True
-        )
-    gate.variants.create(new.account, "preview", {"width": 32, "height": 32}, True)
-    with serve_in_thread(settings, gate) as srv:
-        srv.account_id, srv.account_hash = new.account.id, new.account.hash
-        srv.api_token, srv.signing_key = new.api_token, new.signing_key
+    with serve_account(settings, clock=clock, name="worker") as srv:
+        gate, account = in_process(srv)
+        for image_id in WORKER_IDS:
+            gate.images.upload(
+                account, jpeg(320, 240), custom_id=image_id, require_signed_urls=True
+            )
+        gate.variants.create(account, "preview", {"width": 32, "height": 32}, True)
         yield srv, clock
 
 
