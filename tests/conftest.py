@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import RECORDED_ERRORS, Recorded, Server, serve_in_thread
-from imagegate.assembly import build
+from harness import RECORDED_ERRORS, Recorded, Server, serve_account
 from imagegate.settings import Settings
 
 
@@ -20,15 +19,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def server(settings: Settings) -> Iterator[Server]:
     """A real HTTP server on a loopback port, over a fresh store with one account."""
-    settings.data_dir.mkdir(parents=True)
-    gate = build(settings)
-    gate.migrate()
-    new = gate.accounts.create("test")
-    with serve_in_thread(settings, gate) as srv:
-        srv.account_id = new.account.id
-        srv.account_hash = new.account.hash
-        srv.api_token = new.api_token
-        srv.signing_key = new.signing_key
+    with serve_account(settings) as srv:
         yield srv
 
 

@@ -1,10 +1,17 @@
-"""Running imagegate for tests: real servers on loopback ports, and real images.
+"""Running imagegate for tests: real servers on loopback ports, the command, a clock the
+test moves, and real images.
 
 Two ways to run a server, both speaking real HTTP over a socket:
 
-* :func:`serve_in_thread` runs ``create_app`` under uvicorn in this process, so a test can
-  hand it imagegate built with a frozen clock, or seed its store (:func:`store_of`).
+* :func:`serve_account` runs ``create_app`` under uvicorn in this process, over a fresh store
+  with one account whose credentials the :class:`Server` carries. It takes the settings, a
+  :class:`Clock`, the account's name and the dashboard's admin password; the test can reach
+  the use cases behind it (:func:`in_process`), add accounts (:func:`add_account`) or seed
+  its store (:func:`store_of`). :func:`serve_in_thread` is the same server over a store the
+  test has prepared itself.
 * :func:`serve_cli` runs ``imagegate serve`` (granian) as a subprocess, exactly as a user does.
+
+:func:`run_cli` runs any other ``imagegate`` command, in an environment of its own.
 """
 
 from __future__ import annotations
@@ -19,8 +26,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +37,10 @@ import uvicorn
 
 from imagegate.adapters.metadata import SqlMetadata
 from imagegate.assembly import Imagegate, build
+from imagegate.core.models import Account
+from imagegate.core.passwords import hash_password
 from imagegate.settings import Settings
+from imagegate.usecases.accounts import NewAccount
 from imagegate.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,15 +143,72 @@ def store_of(holder: Imagegate | Server) -> SqlMetadata:
     return _stores(gate.settings.resolved_database_url())
 
 
-def init_store(data_dir: Path) -> dict[str, str]:
-    out = subprocess.run(
-        [str(BIN / "imagegate"), "init", "--data-dir", str(data_dir), "--json"],
-        check=True,
+# --- the clock ------------------------------------------------------------------------------
+
+
+class Clock:
+    """A clock the test moves by hand: built into imagegate (``build(settings, clock)``, or
+    :func:`serve_account`), it is the server's ``now``."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+# --- the imagegate command ------------------------------------------------------------------
+
+
+def cli_command(*args: str) -> list[str]:
+    """``imagegate ARGS``, the installed command, as an argument list."""
+    return [str(BIN / "imagegate"), *args]
+
+
+def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a command runs in: this process's without any ``IMAGEGATE*``
+    variable (the test names the settings it means in ``extra``), with lines too wide to
+    wrap, so that output is matched line by line."""
+    clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("IMAGEGATE")}
+    return {**clean, "COLUMNS": "1000", **(extra or {})}
+
+
+def run_cli(
+    *args: str,
+    data_dir: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = False,
+    timeout: float = 120,
+    umask: int = -1,
+) -> subprocess.CompletedProcess[str]:
+    """``imagegate ARGS [--data-dir DATA_DIR]`` as a user runs it, in :func:`cli_env` plus
+    ``env``: its exit status and output as text. Nothing is on its standard input, so a
+    command that would prompt fails instead of waiting. ``umask`` is the shell's (-1: this
+    process's)."""
+    where = ["--data-dir", str(data_dir)] if data_dir is not None else []
+    return subprocess.run(
+        cli_command(*args, *where),
         capture_output=True,
         text=True,
+        env=cli_env(env),
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+        check=check,
+        umask=umask,
     )
+
+
+def init_store(data_dir: Path) -> dict[str, str]:
+    """``imagegate init --json``: a new store, and its first account's credentials."""
+    out = run_cli("init", "--json", data_dir=data_dir, check=True)
     creds: dict[str, str] = json.loads(out.stdout)
     return creds
+
+
+# --- servers --------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -172,6 +239,65 @@ def serve_in_thread(settings: Settings, gate: Imagegate | None = None) -> Iterat
         thread.join(timeout=10)
 
 
+@functools.cache
+def admin_hash(password: str) -> str:
+    """scrypt is slow on purpose: each test password is hashed once per run."""
+    return hash_password(password)
+
+
+@contextlib.contextmanager
+def serve_account(
+    settings: Settings,
+    *,
+    clock: Callable[[], float] | None = None,
+    name: str = "test",
+    admin_password: str | None = None,
+    flexible: bool = False,
+) -> Iterator[Server]:
+    """A real server on a loopback port over a fresh store with one account, ``name``; the
+    :class:`Server` carries its id, hash, API token and signing key.
+
+    ``clock`` is the server's ``now`` (a :class:`Clock` the test moves); ``admin_password``
+    sets the dashboard's; ``flexible`` turns on the account's flexible variants. The store
+    makes its own directory under ``settings.data_dir``, private, as it does in production.
+    """
+    gate = build(settings, clock) if clock is not None else build(settings)
+    gate.migrate()
+    new = gate.accounts.create(name)
+    if flexible:
+        gate.accounts.configure(new.account, flexible_variants=True)
+    if admin_password is not None:
+        store_of(gate).sessions.set_admin_password(admin_hash(admin_password), 0)
+    with serve_in_thread(settings, gate) as srv:
+        yield as_account(srv, new)
+
+
+def as_account(srv: Server, new: NewAccount) -> Server:
+    """The same running server, seen as the account ``new`` (its credentials)."""
+    return replace(
+        srv,
+        account_id=new.account.id,
+        account_hash=new.account.hash,
+        api_token=new.api_token,
+        signing_key=new.signing_key,
+    )
+
+
+def add_account(srv: Server, name: str = "other") -> Server:
+    """The same running server, seen as a freshly created account (its own key and token)."""
+    gate, _ = in_process(srv)
+    return as_account(srv, gate.accounts.create(name))
+
+
+def in_process(srv: Server) -> tuple[Imagegate, Account]:
+    """The imagegate behind a server started in this process, and the server's account: for
+    a test that prepares what it needs through the use cases."""
+    assert srv.gate is not None, "a server started in this process"
+    account = srv.gate.accounts.get(srv.account_id)
+    assert account is not None, "a server with an account"
+    return srv.gate, account
+
+
 @contextlib.contextmanager
 def serve_cli(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
     """``imagegate init`` (if new) then ``imagegate serve`` in a subprocess."""
@@ -179,7 +305,7 @@ def serve_cli(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[Ser
     port = free_port()
     log = (data_dir / "server.log").open("ab")
     proc = subprocess.Popen(
-        [str(BIN / "imagegate"), "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        cli_command("serve", "--data-dir", str(data_dir), "--port", str(port)),
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},

@@ -13,8 +13,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from dashboard.helpers import Browserish, FakeClock, csrf_of, dashboard_server
-from harness import Server, jpeg, store_of
+from dashboard.helpers import Browserish, csrf_of, dashboard_server
+from harness import Clock, Server, jpeg, store_of
 from imagegate.adapters.metadata.schema import signing_keys
 from imagegate.assembly import build
 from imagegate.assembly.doctor import examine
@@ -28,9 +28,9 @@ from imagegate.usecases.tokens import MAX_API_TOKENS, MAX_BATCH_TOKENS
 
 
 @pytest.fixture
-def timed(tmp_path: Path) -> Iterator[tuple[Server, FakeClock]]:
+def timed(tmp_path: Path) -> Iterator[tuple[Server, Clock]]:
     """A dashboard server (one account, an admin password) whose clock the test moves."""
-    clock = FakeClock(time.time())
+    clock = Clock(time.time())
     with dashboard_server(tmp_path / "data", clock=clock) as srv:
         yield srv, clock
 
@@ -106,7 +106,7 @@ def test_a_store_that_holds_more_keys_keeps_working_within_bounds(server: Server
 # --- tokens -----------------------------------------------------------------------------------
 
 
-def test_batch_tokens_are_capped_and_spent_ones_cleared(timed: tuple[Server, FakeClock]) -> None:
+def test_batch_tokens_are_capped_and_spent_ones_cleared(timed: tuple[Server, Clock]) -> None:
     srv, clock = timed
     batch_url = f"{srv.images_url}/batch_token"
     with srv.client() as c:
@@ -119,7 +119,7 @@ def test_batch_tokens_are_capped_and_spent_ones_cleared(timed: tuple[Server, Fak
     assert len([t for t in held if t.batch]) == 1  # the spent ones went
 
 
-def test_api_tokens_are_capped(timed: tuple[Server, FakeClock]) -> None:
+def test_api_tokens_are_capped(timed: tuple[Server, Clock]) -> None:
     srv, _ = timed
     gate = srv.gate  # type: ignore[union-attr]
     made = [
@@ -142,7 +142,7 @@ def test_api_tokens_are_capped(timed: tuple[Server, FakeClock]) -> None:
 # --- sessions ---------------------------------------------------------------------------------
 
 
-def test_a_token_keeps_at_most_twenty_sessions(timed: tuple[Server, FakeClock]) -> None:
+def test_a_token_keeps_at_most_twenty_sessions(timed: tuple[Server, Clock]) -> None:
     srv, clock = timed
     browsers = [Browserish(srv) for _ in range(MAX_PER_TOKEN + 1)]
     for browser in browsers:

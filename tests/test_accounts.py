@@ -7,26 +7,21 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from harness import Server, jpeg, serve_in_thread
-from imagegate.assembly import build
+from harness import Server, add_account, jpeg, serve_account
 from imagegate.core.signing import sign_url
 from imagegate.settings import Settings
-from imagegate.usecases.accounts import NewAccount
 
 
 @pytest.fixture
-def two(settings: Settings) -> Iterator[tuple[Server, NewAccount, NewAccount]]:
-    settings.data_dir.mkdir(parents=True)
-    gate = build(settings)
-    gate.migrate()
-    a, b = gate.accounts.create("a"), gate.accounts.create("b")
-    with serve_in_thread(settings, gate) as srv:
-        yield srv, a, b
+def two(settings: Settings) -> Iterator[tuple[Server, Server]]:
+    """One server, seen as each of two accounts, ``a`` and ``b``."""
+    with serve_account(settings, name="a") as a:
+        yield a, add_account(a, "b")
 
 
-def test_another_accounts_token_reaches_nothing(two: tuple[Server, NewAccount, NewAccount]) -> None:
-    srv, a, b = two
-    a_api = f"{srv.base_url}/accounts/{a.account.id}/images/v1"
+def test_another_accounts_token_reaches_nothing(two: tuple[Server, Server]) -> None:
+    a, b = two
+    a_api = f"{a.base_url}/accounts/{a.account_id}/images/v1"
     as_a = {"Authorization": f"Bearer {a.api_token}"}
     as_b = {"Authorization": f"Bearer {b.api_token}"}
     r = httpx.post(
@@ -58,19 +53,19 @@ def test_another_accounts_token_reaches_nothing(two: tuple[Server, NewAccount, N
 
 
 def test_another_accounts_key_or_hash_reaches_nothing(
-    two: tuple[Server, NewAccount, NewAccount],
+    two: tuple[Server, Server],
 ) -> None:
-    srv, a, b = two
-    a_api = f"{srv.base_url}/accounts/{a.account.id}/images/v1"
+    a, b = two
+    a_api = f"{a.base_url}/accounts/{a.account_id}/images/v1"
     httpx.post(
         a_api,
         headers={"Authorization": f"Bearer {a.api_token}"},
         files={"file": ("x.jpg", jpeg(64, 64))},
         data={"id": "mine", "requireSignedURLs": "true"},
     )
-    a_url = f"{srv.base_url}/{a.account.hash}/mine/public"
+    a_url = f"{a.base_url}/{a.account_hash}/mine/public"
     assert httpx.get(sign_url(a_url, a.signing_key, 60)).status_code == 200
     assert httpx.get(sign_url(a_url, b.signing_key, 60)).status_code == 403
-    b_url = f"{srv.base_url}/{b.account.hash}/mine/public"
+    b_url = f"{b.base_url}/{b.account_hash}/mine/public"
     r = httpx.get(sign_url(b_url, b.signing_key, 60))
     assert (r.status_code, r.text) == (404, "ERROR 9431: Not found")

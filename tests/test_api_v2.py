@@ -7,7 +7,6 @@ import hashlib
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -17,33 +16,18 @@ from cloudflare.types.images import V2ListResponse
 from cloudflare.types.images.v1 import Stat
 from cloudflare.types.images.v2 import DirectUploadCreateResponse
 
-from harness import Server, dimensions, jpeg, serve_in_thread, store_of
-from imagegate.assembly import build
+from harness import Clock, Server, dimensions, jpeg, serve_account, store_of
 from imagegate.core import ids
 from imagegate.core.models import Image, Scope
 from imagegate.settings import Settings
 from imagegate.usecases.records import AccountChanges
 
 
-@dataclass
-class Clock:
-    now: float
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def timed(settings: Settings) -> Iterator[tuple[Server, Clock]]:
     """A server whose clock the test moves."""
     clock = Clock(time.time())
-    settings.data_dir.mkdir(parents=True)
-    gate = build(settings, clock=clock)
-    gate.migrate()
-    new = gate.accounts.create("t")
-    with serve_in_thread(settings, gate) as srv:
-        srv.account_id, srv.account_hash = new.account.id, new.account.hash
-        srv.api_token, srv.signing_key = new.api_token, new.signing_key
+    with serve_account(settings, clock=clock, name="t") as srv:
         yield srv, clock
 
 

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
-from harness import BIN, jpeg, serve_cli
+from harness import jpeg, run_cli, serve_cli
 from imagegate.cli.common import parse_duration
-
-
-def imagegate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEGATE_")}
-    return subprocess.run(
-        [str(BIN / "imagegate"), *args],
-        capture_output=True,
-        text=True,
-        env={**clean, "COLUMNS": "200", **(env or {})},
-        timeout=60,
-    )
 
 
 @pytest.mark.parametrize(
@@ -42,13 +29,13 @@ def test_bad_durations(text: str) -> None:
 
 
 def test_init_json_prints_the_four_credentials_once(tmp_path: Path) -> None:
-    done = imagegate("init", "--data-dir", str(tmp_path / "d"), "--json")
+    done = run_cli("init", "--json", data_dir=tmp_path / "d")
     assert done.returncode == 0, done.stderr
     creds = json.loads(done.stdout)
     assert set(creds) == {"account_id", "account_hash", "api_token", "signing_key"}
     assert len(creds["account_id"]) == 32 and len(creds["account_hash"]) == 22
     assert len(creds["signing_key"]) == 44
-    again = imagegate("init", "--data-dir", str(tmp_path / "d"), "--json")
+    again = run_cli("init", "--json", data_dir=tmp_path / "d")
     assert again.returncode == 1 and "already initialised" in again.stderr
     assert (tmp_path / "d" / "first-account.json").stat().st_mode & 0o077 == 0
 
@@ -67,63 +54,61 @@ def test_sign_and_verify_against_a_running_server(tmp_path: Path) -> None:
         assert httpx.get(url).status_code == 403
 
         # Key from the store (found by the URL's account hash).
-        signed = imagegate("sign", url, "--expires", "10m", "--data-dir", str(data))
+        signed = run_cli("sign", url, "--expires", "10m", data_dir=data)
         assert signed.returncode == 0, signed.stderr
         assert httpx.get(signed.stdout.strip()).status_code == 200
-        checked = imagegate("verify", signed.stdout.strip(), "--data-dir", str(data))
+        checked = run_cli("verify", signed.stdout.strip(), data_dir=data)
         assert checked.returncode == 0 and checked.stdout.startswith("ok (key default)")
 
         # Key from the environment, as a backend would have it.
         env = {"IMAGEGATE_SIGNING_KEY": srv.signing_key}
-        by_env = imagegate("sign", url, "--expires", "1h", env=env)
+        by_env = run_cli("sign", url, "--expires", "1h", env=env)
         assert httpx.get(by_env.stdout.strip()).status_code == 200
 
-        wrong = imagegate("verify", by_env.stdout.strip(), env={"IMAGEGATE_SIGNING_KEY": "x"})
+        wrong = run_cli("verify", by_env.stdout.strip(), env={"IMAGEGATE_SIGNING_KEY": "x"})
         assert wrong.returncode == 1 and wrong.stdout.startswith("bad")
         tampered = by_env.stdout.strip().replace("exp=", "exp=1")
-        assert imagegate("verify", tampered, env=env).stdout.startswith("bad")
+        assert run_cli("verify", tampered, env=env).stdout.startswith("bad")
 
 
 def test_keys_and_tokens_commands(tmp_path: Path) -> None:
     data = str(tmp_path / "d")
-    assert imagegate("init", "--data-dir", data, "--json").returncode == 0
-    created = imagegate("keys", "create", "second", "--data-dir", data)
+    assert run_cli("init", "--json", data_dir=data).returncode == 0
+    created = run_cli("keys", "create", "second", data_dir=data)
     assert created.returncode == 0 and len(created.stdout.strip()) == 44
-    listed = imagegate("keys", "list", "--data-dir", data)
+    listed = run_cli("keys", "list", data_dir=data)
     assert "default" in listed.stdout and "second" in listed.stdout
-    bad = imagegate("keys", "create", "not-alnum!", "--data-dir", data)
+    bad = run_cli("keys", "create", "not-alnum!", data_dir=data)
     assert bad.returncode == 1 and "letters and digits" in bad.stderr
-    assert imagegate("keys", "delete", "second", "--data-dir", data).returncode == 0
-    assert "second" not in imagegate("keys", "list", "--data-dir", data).stdout
+    assert run_cli("keys", "delete", "second", data_dir=data).returncode == 0
+    assert "second" not in run_cli("keys", "list", data_dir=data).stdout
 
-    token = imagegate("tokens", "create", "--name", "ci", "--read-only", "--data-dir", data)
+    token = run_cli("tokens", "create", "--name", "ci", "--read-only", data_dir=data)
     assert token.returncode == 0 and token.stdout.startswith("igt_")
-    tokens = imagegate("tokens", "list", "--data-dir", data).stdout
+    tokens = run_cli("tokens", "list", data_dir=data).stdout
     assert "ci" in tokens and token.stdout.strip() not in tokens
 
 
 def test_accounts_and_token_revocation(tmp_path: Path) -> None:
     data = str(tmp_path / "d")
-    first = json.loads(imagegate("init", "--data-dir", data, "--json").stdout)
-    second = imagegate("accounts", "create", "shop", "--data-dir", data, "--json")
+    first = json.loads(run_cli("init", "--json", data_dir=data).stdout)
+    second = run_cli("accounts", "create", "shop", "--json", data_dir=data)
     assert second.returncode == 0, second.stderr
     creds = json.loads(second.stdout)
     assert creds["account_id"] != first["account_id"]
-    listed = imagegate("accounts", "list", "--data-dir", data).stdout
+    listed = run_cli("accounts", "list", data_dir=data).stdout
     assert first["account_id"] in listed and creds["account_id"] in listed and "shop" in listed
 
     with serve_cli(tmp_path / "d") as srv:
         url = f"{srv.base_url}/accounts/{creds['account_id']}/images/v1"
         auth = {"Authorization": f"Bearer {creds['api_token']}"}
         assert httpx.get(url, headers=auth).status_code == 200
-        rows = imagegate(
-            "tokens", "list", "--json", "--account", creds["account_id"], "--data-dir", data
-        )
+        rows = run_cli("tokens", "list", "--json", "--account", creds["account_id"], data_dir=data)
         tokens = [json.loads(line) for line in rows.stdout.splitlines()]
         assert [t["name"] for t in tokens] == ["default"] and not tokens[0]["revoked"]
         token_id = tokens[0]["id"]
-        revoked = imagegate(
-            "tokens", "revoke", token_id, "--account", creds["account_id"], "--data-dir", data
+        revoked = run_cli(
+            "tokens", "revoke", token_id, "--account", creds["account_id"], data_dir=data
         )
         assert revoked.returncode == 0, revoked.stderr
         assert httpx.get(url, headers=auth).status_code == 401

@@ -8,15 +8,13 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from harness import BIN, Server, jpeg, png, serve_cli, serve_in_thread
-from imagegate.assembly import build
+from harness import Server, jpeg, png, run_cli, serve_account, serve_cli
 from imagegate.private_files import create_file, loose_modes, make_dirs, write_file
 from imagegate.settings import Settings
 
@@ -51,16 +49,8 @@ def assert_private(root: Path) -> dict[str, int]:
     return found
 
 
-def imagegate(*args: str, mask: int = 0o022) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEGATE_")}
-    return subprocess.run(
-        [str(BIN / "imagegate"), *args],
-        capture_output=True,
-        text=True,
-        env={**clean, "COLUMNS": "1000"},  # no wrapped lines
-        timeout=120,
-        umask=mask,
-    )
+#: A usual shell's umask, which the commands run under.
+SHELL_UMASK = 0o022
 
 
 def upload_and_render(srv: Server, private: bool = False) -> None:
@@ -79,7 +69,7 @@ def upload_and_render(srv: Server, private: bool = False) -> None:
 
 def test_init_as_make_run_does_it_creates_a_private_store(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    done = imagegate("init", "--data-dir", str(data))
+    done = run_cli("init", data_dir=data, umask=SHELL_UMASK)
     assert done.returncode == 0, done.stderr
     found = assert_private(data)
     assert {".", "imagegate.db", "first-account.json", "blobs", "variants"} <= set(found)
@@ -87,7 +77,7 @@ def test_init_as_make_run_does_it_creates_a_private_store(tmp_path: Path) -> Non
 
 def test_serving_uploading_and_rendering_keep_the_store_private(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with umask(0o022), serve_cli(data) as srv:
+    with umask(SHELL_UMASK), serve_cli(data) as srv:
         upload_and_render(srv)
         found = assert_private(data)
     assert {"imagegate.db-wal", "imagegate.db-shm"} <= set(found)
@@ -100,16 +90,9 @@ def test_the_store_is_private_whatever_the_servers_umask(tmp_path: Path) -> None
     """In-process, with a permissive umask and no ``imagegate`` command to tighten it: each
     adapter creates its own directories and files private (SQLite's -wal and -shm too)."""
     data = tmp_path / "store" / "data"
-    with umask(0o002):
-        settings = Settings(data_dir=data)
-        gate = build(settings)
-        gate.migrate()
-        new = gate.accounts.create("modes")
-        with serve_in_thread(settings, gate) as srv:
-            srv.account_id, srv.account_hash = new.account.id, new.account.hash
-            srv.api_token = new.api_token
-            upload_and_render(srv)
-            found = assert_private(tmp_path / "store")
+    with umask(0o002), serve_account(Settings(data_dir=data), name="modes") as srv:
+        upload_and_render(srv)
+        found = assert_private(tmp_path / "store")
     assert {"data/imagegate.db", "data/imagegate.db-wal", "data/imagegate.db-shm"} <= set(found)
     assert any(name.startswith("data/variants/") for name in found)
 
@@ -119,23 +102,17 @@ def test_the_import_journal_is_private(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "a.png").write_bytes(png(16, 16))
     with serve_cli(tmp_path / "data") as srv:
-        done = subprocess.run(
-            [
-                str(BIN / "imagegate"),
-                "import",
-                str(folder),
-                "--url",
-                srv.base_url,
-                "--account",
-                srv.account_id,
-                "--token",
-                srv.api_token,
-                "--json",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            umask=0o022,
+        done = run_cli(
+            "import",
+            str(folder),
+            "--url",
+            srv.base_url,
+            "--account",
+            srv.account_id,
+            "--token",
+            srv.api_token,
+            "--json",
+            umask=SHELL_UMASK,
         )
     assert done.returncode == 0, done.stderr
     journal = folder / ".imagegate-import.jsonl"
@@ -145,14 +122,14 @@ def test_the_import_journal_is_private(tmp_path: Path) -> None:
 
 def doctor_says(data: Path) -> tuple[int, str]:
     """``imagegate doctor``'s exit status and its "file modes" line."""
-    done = imagegate("doctor", "--data-dir", str(data))
+    done = run_cli("doctor", data_dir=data, umask=SHELL_UMASK)
     line = next(x for x in done.stdout.splitlines() if "file modes" in x)
     return done.returncode, " ".join(line.split())
 
 
 def test_doctor_reports_a_store_others_can_read(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    assert imagegate("init", "--data-dir", str(data)).returncode == 0
+    assert run_cli("init", data_dir=data, umask=SHELL_UMASK).returncode == 0
     _, finding = doctor_says(data)
     assert finding.startswith("ok file modes") and "readable by its owner only" in finding
 

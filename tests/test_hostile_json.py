@@ -15,8 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from databases import own_database
-from harness import Server, jpeg, serve_in_thread
-from imagegate.assembly import build
+from harness import Server, in_process, jpeg, serve_account
 from imagegate.settings import Settings
 
 
@@ -34,13 +33,9 @@ def target(
 
 
 def _serve(settings: Settings) -> Iterator[Server]:
-    gate = build(settings)
-    gate.migrate()
-    new = gate.accounts.create("hostile")
-    gate.images.upload(new.account, jpeg(64, 48), custom_id="known", meta={"k": "v"})
-    with serve_in_thread(settings, gate) as srv:
-        srv.account_id, srv.account_hash = new.account.id, new.account.hash
-        srv.api_token, srv.signing_key = new.api_token, new.signing_key
+    with serve_account(settings, name="hostile") as srv:
+        gate, account = in_process(srv)
+        gate.images.upload(account, jpeg(64, 48), custom_id="known", meta={"k": "v"})
         with srv.client() as c:
             body = {"id": "hv", "options": {"fit": "cover", "width": 10, "height": 10}}
             assert c.post(f"{srv.images_url}/variants", json=body).status_code == 200

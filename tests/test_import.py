@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +14,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from harness import Server, jpeg, png, serve_cli
+from harness import Server, cli_command, cli_env, jpeg, png, run_cli, serve_cli
 from imagegate.cli.bulk_import import JOURNAL_NAME
 
 
@@ -45,18 +43,11 @@ def make_folder(root: Path, prefix: str) -> list[str]:
 
 def run(server: Server, folder: Path, *extra: str) -> tuple[int, dict[str, Any]]:
     env = {
-        **os.environ,
         "IMAGEGATE_URL": server.base_url,
         "IMAGEGATE_ACCOUNT_ID": server.account_id,
         "IMAGEGATE_API_TOKEN": server.api_token,
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "imagegate.cli.bulk_import", str(folder), "--json", *extra],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cli("import", str(folder), "--json", *extra, env=env)
     return done.returncode, json.loads(done.stdout)
 
 
@@ -104,19 +95,10 @@ def test_an_interrupted_import_resumes_and_stores_each_image_once(
     folder = tmp_path / "interrupted"
     expected = make_folder(folder, prefix)
     journal = tmp_path / "journal.jsonl"
-    env = {
-        **os.environ,
-        "IMAGEGATE_ACCOUNT_ID": server.account_id,
-        "IMAGEGATE_API_TOKEN": server.api_token,
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "imagegate.cli.bulk_import",
-        str(folder),
-        "--url",
-        server.base_url,
-    ]
+    env = cli_env(
+        {"IMAGEGATE_ACCOUNT_ID": server.account_id, "IMAGEGATE_API_TOKEN": server.api_token}
+    )
+    command = cli_command("import", str(folder), "--url", server.base_url)
     # One upload at a time, 0.15 s apart: the signal lands after a few files, before the end.
     slow = subprocess.Popen(
         [*command, "--journal", str(journal), "--jobs", "1", "--pace", "0.15", "--json"],
@@ -151,22 +133,15 @@ def test_an_interrupted_import_resumes_and_stores_each_image_once(
 def test_bad_credentials_stop_the_import(server: Server, tmp_path: Path) -> None:
     folder = tmp_path / "denied"
     make_folder(folder, "d")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "imagegate.cli.bulk_import",
-            str(folder),
-            "--url",
-            server.base_url,
-            "--account",
-            server.account_id,
-            "--token",
-            "igt_wrong",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    done = run_cli(
+        "import",
+        str(folder),
+        "--url",
+        server.base_url,
+        "--account",
+        server.account_id,
+        "--token",
+        "igt_wrong",
     )
     assert done.returncode == 2 and "refused the credentials" in done.stderr
     assert listed(server, "d") == [] and (folder / JOURNAL_NAME).read_text() == ""
@@ -175,25 +150,17 @@ def test_bad_credentials_stop_the_import(server: Server, tmp_path: Path) -> None
 def test_the_summary_table_for_people(server: Server, tmp_path: Path) -> None:
     folder = tmp_path / "table"
     make_folder(folder, "t")
-    env = {**os.environ, "COLUMNS": "120"}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "imagegate.cli.bulk_import",
-            str(folder),
-            "--url",
-            server.base_url,
-            "--account",
-            server.account_id,
-            "--token",
-            server.api_token,
-            "--private",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
+    done = run_cli(
+        "import",
+        str(folder),
+        "--url",
+        server.base_url,
+        "--account",
+        server.account_id,
+        "--token",
+        server.api_token,
+        "--private",
+        env={"COLUMNS": "120"},
     )
     assert done.returncode == 1
     for row in ("uploaded", "12", "skipped (already done)", "refused", "notes.txt", "5455"):

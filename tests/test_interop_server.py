@@ -17,7 +17,6 @@ import hashlib
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,17 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import pytest
 
-from harness import Server, dimensions, jpeg, raw_request, serve_in_thread, store_of
+from harness import (
+    Clock,
+    Server,
+    dimensions,
+    in_process,
+    jpeg,
+    raw_request,
+    serve_account,
+    serve_in_thread,
+    store_of,
+)
 from imagegate.assembly import Imagegate, build
 from imagegate.core import ids
 from imagegate.core.models import Account, Format, Image, SigningKey, Variant, VariantOptions
@@ -37,14 +46,6 @@ from workerd import sign_with_worker
 VECTORS = load_vectors()
 VECTORS_FILE_LINES = VECTORS_FILE.read_text("utf-8").splitlines()
 EPOCH = datetime.fromtimestamp(0, tz=UTC)
-
-
-@dataclass
-class Clock:
-    now: float
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _seed_image(gate: Imagegate, account: Account, image_id: str, data: bytes) -> None:
@@ -196,17 +197,13 @@ WORKER_IDS = ["products/shoes/café.jpg", "a/b/c/d", "ünï/çødé photo.jpg", 
 def worker_server(tmp_path: Path) -> Iterator[tuple[Server, Clock]]:
     settings = Settings(data_dir=tmp_path / "data")
     clock = Clock(time.time())
-    gate = build(settings, clock=clock)
-    gate.migrate()
-    new = gate.accounts.create("worker")
-    for image_id in WORKER_IDS:
-        gate.images.upload(
-            new.account, jpeg(320, 240), custom_id=image_id, require_signed_urls=True
-        )
-    gate.variants.create(new.account, "preview", {"width": 32, "height": 32}, True)
-    with serve_in_thread(settings, gate) as srv:
-        srv.account_id, srv.account_hash = new.account.id, new.account.hash
-        srv.api_token, srv.signing_key = new.api_token, new.signing_key
+    with serve_account(settings, clock=clock, name="worker") as srv:
+        gate, account = in_process(srv)
+        for image_id in WORKER_IDS:
+            gate.images.upload(
+                account, jpeg(320, 240), custom_id=image_id, require_signed_urls=True
+            )
+        gate.variants.create(account, "preview", {"width": 32, "height": 32}, True)
         yield srv, clock
 
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from harness import jpeg, serve_in_thread
+from harness import in_process, jpeg, serve_account
 from imagegate.adapters.keyseal import PREFIX, KeySeal, SealError
 from imagegate.assembly import build
 from imagegate.core.signing import sign_url
@@ -38,21 +38,19 @@ def stored_values(data_dir: Path) -> list[str]:
 
 def test_keys_are_encrypted_at_rest_and_still_verify(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, master_key=SecretStr("m" * 32))
-    gate = build(settings)
-    gate.migrate()
-    new = gate.accounts.create("sealed")
-    gate.images.upload(new.account, jpeg(40, 40), custom_id="p", require_signed_urls=True)
-    values = stored_values(tmp_path)
-    assert values and all(v.startswith(PREFIX) for v in values)
-    assert new.signing_key not in "".join(values)
-    with serve_in_thread(settings, gate) as srv:
-        url = f"{srv.base_url}/{new.account.hash}/p/public"
-        assert httpx.get(sign_url(url, new.signing_key, 60)).status_code == 200
+    with serve_account(settings, name="sealed") as srv:
+        gate, account = in_process(srv)
+        gate.images.upload(account, jpeg(40, 40), custom_id="p", require_signed_urls=True)
+        values = stored_values(tmp_path)
+        assert values and all(v.startswith(PREFIX) for v in values)
+        assert srv.signing_key not in "".join(values)
+        url = f"{srv.base_url}/{srv.account_hash}/p/public"
+        assert httpx.get(sign_url(url, srv.signing_key, 60)).status_code == 200
         keys = httpx.get(
-            f"{srv.base_url}/accounts/{new.account.id}/images/v1/keys",
-            headers={"Authorization": f"Bearer {new.api_token}"},
+            f"{srv.base_url}/accounts/{srv.account_id}/images/v1/keys",
+            headers={"Authorization": f"Bearer {srv.api_token}"},
         ).json()["result"]["keys"]
-        assert keys[0]["value"] == new.signing_key  # the API shows the key itself
+        assert keys[0]["value"] == srv.signing_key  # the API shows the key itself
 
 
 def test_existing_clear_keys_are_sealed_on_request(tmp_path: Path) -> None:

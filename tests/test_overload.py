@@ -10,8 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from harness import Server, jpeg, serve_in_thread
-from imagegate.assembly import build
+from harness import Server, jpeg, serve_account
 from imagegate.settings import Settings
 
 
@@ -20,17 +19,7 @@ def tight(settings: Settings) -> Iterator[Server]:
     settings = settings.model_copy(
         update={"render_concurrency": 1, "render_queue": 2, "variant_cache_bytes": 0}
     )
-    settings.data_dir.mkdir(parents=True)
-    gate = build(settings)
-    gate.migrate()
-    new = gate.accounts.create("t")
-    gate.accounts.configure(new.account, flexible_variants=True, browser_ttl=None)
-    with serve_in_thread(settings, gate) as srv:
-        srv.account_id, srv.account_hash, srv.api_token = (
-            new.account.id,
-            new.account.hash,
-            new.api_token,
-        )
+    with serve_account(settings, name="t", flexible=True) as srv:
         yield srv
 
 

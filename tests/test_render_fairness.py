@@ -16,12 +16,13 @@ import time
 from collections.abc import Iterator
 from itertools import count
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from dashboard.helpers import dashboard_server
-from harness import Server, dimensions, jpeg
+from harness import Server, dimensions, jpeg, serve_account
+from imagegate.settings import Settings
 
 FRESH = count(1)  # a new quality for every request: nothing is served from a cache
 
@@ -31,8 +32,8 @@ def big() -> bytes:
     return jpeg(4000, 3000)
 
 
-def serve(tmp_path: Path, **settings: object) -> Iterator[Server]:
-    with dashboard_server(tmp_path / "data", admin_password=None, **settings) as srv:
+def serve(tmp_path: Path, **settings: Any) -> Iterator[Server]:
+    with serve_account(Settings(data_dir=tmp_path / "data", **settings)) as srv:
         with srv.client() as c:
             assert c.patch(f"{srv.images_url}/config", json={"flexible_variants": True})
         yield srv

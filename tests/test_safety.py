@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from harness import BIN, free_port, init_store
+from harness import free_port, init_store, run_cli
 from imagegate.core.errors import UnsafeConfiguration
 from imagegate.settings import Settings
 from imagegate.web.app import check_safety
@@ -37,28 +35,10 @@ def test_unsafe_settings_refuse_to_start(settings: dict, unsafe: bool) -> None:
         check_safety(config)
 
 
-def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEGATE_")}
-    return subprocess.run(
-        [str(BIN / "imagegate"), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**clean, "COLUMNS": "200", **env},
-    )
-
-
 def test_serve_refuses_an_unsafe_configuration(tmp_path: Path) -> None:
     env = {"IMAGEGATE_ALLOW_NON_EXPIRING": "true"}
-    done = run(
-        "serve",
-        "--data-dir",
-        str(tmp_path),
-        "--host",
-        "0.0.0.0",
-        "--port",
-        str(free_port()),
-        env=env,
+    done = run_cli(
+        "serve", "--host", "0.0.0.0", "--port", str(free_port()), env=env, data_dir=tmp_path
     )
     assert done.returncode == 2
     assert "refusing to start" in done.stderr and "MAX_URL_LIFETIME" in done.stderr
@@ -66,7 +46,7 @@ def test_serve_refuses_an_unsafe_configuration(tmp_path: Path) -> None:
 
 def test_doctor_reports_a_healthy_store_and_an_unsafe_one(tmp_path: Path) -> None:
     init_store(tmp_path / "d")
-    healthy = run("doctor", "--data-dir", str(tmp_path / "d"), env={})
+    healthy = run_cli("doctor", data_dir=tmp_path / "d")
     assert healthy.returncode == 0, healthy.stdout
     for check in (
         "libvips",
@@ -78,11 +58,10 @@ def test_doctor_reports_a_healthy_store_and_an_unsafe_one(tmp_path: Path) -> Non
         "accounts",
     ):
         assert any(line.startswith("ok") and check in line for line in healthy.stdout.splitlines())
-    unsafe = run(
+    unsafe = run_cli(
         "doctor",
-        "--data-dir",
-        str(tmp_path / "d"),
         env={"IMAGEGATE_HOST": "0.0.0.0", "IMAGEGATE_ALLOW_NON_EXPIRING": "true"},
+        data_dir=tmp_path / "d",
     )
     assert unsafe.returncode == 1
     assert "FAIL configuration" in unsafe.stdout

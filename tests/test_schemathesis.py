@@ -13,24 +13,16 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from harness import Server, jpeg, serve_in_thread
-from imagegate.assembly import build
+from harness import Server, in_process, jpeg, serve_account
 from imagegate.settings import Settings
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("schemathesis"))
-    gate = build(settings)
-    gate.migrate()
-    new = gate.accounts.create("fuzz")
-    gate.images.upload(new.account, jpeg(64, 48), custom_id="known")
-    with serve_in_thread(settings, gate) as srv:
-        srv.account_id, srv.account_hash, srv.api_token = (
-            new.account.id,
-            new.account.hash,
-            new.api_token,
-        )
+    with serve_account(settings, name="fuzz") as srv:
+        gate, account = in_process(srv)
+        gate.images.upload(account, jpeg(64, 48), custom_id="known")
         yield srv
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dashboard.helpers import Browserish, FakeClock, csrf_of, dashboard_server
-from harness import Server, jpeg, store_of
+from dashboard.helpers import Browserish, csrf_of, dashboard_server
+from harness import Clock, Server, jpeg, store_of
 from imagegate.core import ids
 from imagegate.core.ids import sha256_hex as hash_token
 from imagegate.core.models import ApiToken, Scope
@@ -22,9 +22,9 @@ from imagegate.usecases.clock import utc
 
 
 @pytest.fixture
-def timed(tmp_path: Path) -> Iterator[tuple[Server, FakeClock]]:
+def timed(tmp_path: Path) -> Iterator[tuple[Server, Clock]]:
     """A dashboard server (one account, an admin password) whose clock the test moves."""
-    clock = FakeClock(time.time())
+    clock = Clock(time.time())
     with dashboard_server(tmp_path / "data", clock=clock) as srv:
         yield srv, clock
 
@@ -105,7 +105,7 @@ def test_a_batch_token_makes_no_tokens(server: Server) -> None:
 
 
 def test_a_batch_token_expires_no_later_than_its_parent(
-    timed: tuple[Server, FakeClock],
+    timed: tuple[Server, Clock],
 ) -> None:
     srv, clock = timed
     expires = datetime.fromtimestamp(int(clock.now) + 300, tz=UTC)
@@ -120,7 +120,7 @@ def test_a_batch_token_expires_no_later_than_its_parent(
 
 
 def test_tokens_made_in_a_session_die_with_its_token_at_every_depth(
-    timed: tuple[Server, FakeClock],
+    timed: tuple[Server, Clock],
 ) -> None:
     dash, _ = timed
     value, root_id = root_token(dash)
@@ -144,7 +144,7 @@ def test_tokens_made_in_a_session_die_with_its_token_at_every_depth(
 
 
 def test_tokens_made_in_a_session_expire_with_its_token(
-    timed: tuple[Server, FakeClock],
+    timed: tuple[Server, Clock],
 ) -> None:
     srv, clock = timed
     value, parent = expiring_token(srv, datetime.fromtimestamp(int(clock.now) + 600, tz=UTC))
@@ -161,7 +161,7 @@ def test_tokens_made_in_a_session_expire_with_its_token(
 
 
 def test_a_session_makes_no_token_with_more_rights_or_from_a_batch_token(
-    timed: tuple[Server, FakeClock],
+    timed: tuple[Server, Clock],
 ) -> None:
     dash, _ = timed
     batch = batch_token(dash, dash.api_token).json()["result"]["token"]
@@ -175,7 +175,7 @@ def test_a_session_makes_no_token_with_more_rights_or_from_a_batch_token(
 
 
 def test_revoking_from_the_dashboard_reaches_below_and_signs_out(
-    timed: tuple[Server, FakeClock],
+    timed: tuple[Server, Clock],
 ) -> None:
     dash, _ = timed
     admin = Browserish(dash)
@@ -219,7 +219,7 @@ def test_an_upload_url_dies_with_the_token_that_asked_for_it(server: Server) -> 
     assert httpx.post(kept_url, files={"file": ("a.jpg", jpeg(40, 30))}).status_code == 200
 
 
-def test_an_upload_url_closes_when_its_token_expires(timed: tuple[Server, FakeClock]) -> None:
+def test_an_upload_url_closes_when_its_token_expires(timed: tuple[Server, Clock]) -> None:
     srv, clock = timed
     batch = batch_token(srv, srv.api_token).json()["result"]["token"]
     _, url = direct_upload(srv, batch)  # asks for the default 30 minutes

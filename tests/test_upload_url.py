@@ -10,8 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from harness import Server, dimensions, jpeg, serve_in_thread
-from imagegate.assembly import build
+from harness import Server, dimensions, jpeg, serve_account
 from imagegate.settings import Settings
 
 PICTURE = jpeg(120, 90)
@@ -49,13 +48,7 @@ def internal() -> Iterator[int]:
 
 
 def _server(settings: Settings, **overrides: object) -> Iterator[Server]:
-    settings = settings.model_copy(update=overrides)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    gate = build(settings)
-    gate.migrate()
-    new = gate.accounts.create("u")
-    with serve_in_thread(settings, gate) as srv:
-        srv.account_id, srv.api_token = new.account.id, new.api_token
+    with serve_account(settings.model_copy(update=overrides), name="u") as srv:
         yield srv
 
 

@@ -3,15 +3,13 @@ be, by ``imagegate serve`` as it starts and by ``imagegate doctor``."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from harness import BIN, serve_cli
+from harness import run_cli, serve_cli
 from imagegate.settings import Settings
 from imagegate.variables import OTHER_VARIABLES, known_variables, unknown_variables
 
@@ -79,16 +77,8 @@ def test_serve_names_a_misspelt_variable_as_it_starts(tmp_path: Path) -> None:
 
 
 def test_doctor_names_a_misspelt_variable(tmp_path: Path) -> None:
-    clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("IMAGEGATE")}
-
     def doctor(**extra: str) -> tuple[int, list[str]]:
-        done = subprocess.run(
-            [str(BIN / "imagegate"), "doctor", "--data-dir", str(tmp_path / "data")],
-            capture_output=True,
-            text=True,
-            env={**clean, "COLUMNS": "1000", **extra},
-            timeout=120,
-        )
+        done = run_cli("doctor", data_dir=tmp_path / "data", env=extra)
         lines = [" ".join(x.split()) for x in done.stdout.splitlines() if " variables " in x]
         return done.returncode, lines
 

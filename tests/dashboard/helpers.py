@@ -1,65 +1,35 @@
-"""Dashboard test helpers: servers with a chosen clock, public URL or admin password, and
-an HTTP client that signs in the way a browser does (form, CSRF field, cookie)."""
+"""Dashboard test helpers: servers with an admin password (and a chosen clock, public URL
+or other settings), and an HTTP client that signs in the way a browser does (form, CSRF
+field, cookie)."""
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from harness import Server, serve_in_thread, store_of
-from imagegate.assembly import build
-from imagegate.core.passwords import hash_password
+from harness import Server, serve_account
 from imagegate.settings import Settings
 
 ADMIN_PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-class FakeClock:
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@contextlib.contextmanager
 def dashboard_server(
     data_dir: Path,
     *,
     clock: Callable[[], float] | None = None,
     admin_password: str | None = ADMIN_PASSWORD,
     **settings: Any,
-) -> Iterator[Server]:
-    """A real server on a loopback port with one account (and an admin password)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+) -> contextlib.AbstractContextManager[Server]:
+    """:func:`harness.serve_account` with settings ``settings`` over ``data_dir``, and the
+    dashboard's admin password set (unless None)."""
     config = Settings(data_dir=data_dir, **settings)
-    gate = build(config, clock) if clock is not None else build(config)
-    gate.migrate()
-    new = gate.accounts.create("test")
-    if admin_password is not None:
-        store_of(gate).sessions.set_admin_password(admin_hash(admin_password), 0)
-    with serve_in_thread(config, gate) as srv:
-        srv.account_id = new.account.id
-        srv.account_hash = new.account.hash
-        srv.api_token = new.api_token
-        srv.signing_key = new.signing_key
-        yield srv
-
-
-@functools.cache
-def admin_hash(password: str) -> str:
-    """scrypt is slow on purpose: hash the test password once per run."""
-    return hash_password(password)
+    return serve_account(config, clock=clock, admin_password=admin_password)
 
 
 def csrf_of(html: str) -> str:

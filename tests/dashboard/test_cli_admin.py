@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
-from harness import BIN
+from harness import run_cli
 from imagegate.adapters.metadata import SqlMetadata
 from imagegate.core.passwords import check_password
-
-
-def imagegate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("IMAGEGATE_")}
-    return subprocess.run(
-        [str(BIN / "imagegate"), *args],
-        capture_output=True,
-        text=True,
-        env={**clean, "COLUMNS": "200", **(env or {})},
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def _stored(data: Path) -> str | None:
@@ -33,7 +19,7 @@ def _stored(data: Path) -> str | None:
 
 def test_init_sets_the_admin_password(tmp_path: Path) -> None:
     data = tmp_path / "d"
-    done = imagegate("init", "--data-dir", str(data), "--json", "--admin-password", "a fine pass")
+    done = run_cli("init", "--json", "--admin-password", "a fine pass", data_dir=data)
     assert done.returncode == 0, done.stderr
     assert "account_id" in done.stdout and "a fine pass" not in done.stdout
     stored = _stored(data)
@@ -43,9 +29,7 @@ def test_init_sets_the_admin_password(tmp_path: Path) -> None:
 
 def test_init_reads_the_password_from_the_environment(tmp_path: Path) -> None:
     data = tmp_path / "d"
-    done = imagegate(
-        "init", "--data-dir", str(data), env={"IMAGEGATE_ADMIN_PASSWORD": "from the env"}
-    )
+    done = run_cli("init", env={"IMAGEGATE_ADMIN_PASSWORD": "from the env"}, data_dir=data)
     assert done.returncode == 0, done.stderr
     stored = _stored(data)
     assert stored is not None and check_password("from the env", stored)
@@ -53,17 +37,17 @@ def test_init_reads_the_password_from_the_environment(tmp_path: Path) -> None:
 
 def test_init_on_an_initialised_store_only_sets_the_password(tmp_path: Path) -> None:
     data = tmp_path / "d"
-    assert imagegate("init", "--data-dir", str(data), "--json").returncode == 0
+    assert run_cli("init", "--json", data_dir=data).returncode == 0
     assert _stored(data) is None
-    again = imagegate("init", "--data-dir", str(data), "--admin-password", "second thoughts")
+    again = run_cli("init", "--admin-password", "second thoughts", data_dir=data)
     assert again.returncode == 0 and "admin password is set" in again.stdout
     stored = _stored(data)
     assert stored is not None and check_password("second thoughts", stored)
-    plain = imagegate("init", "--data-dir", str(data))
+    plain = run_cli("init", data_dir=data)
     assert plain.returncode == 1 and "already initialised" in plain.stderr
 
 
 def test_a_short_password_is_refused(tmp_path: Path) -> None:
-    done = imagegate("init", "--data-dir", str(tmp_path / "d"), "--admin-password", "short")
+    done = run_cli("init", "--admin-password", "short", data_dir=tmp_path / "d")
     assert done.returncode == 1 and "at least 10" in done.stderr
     assert not (tmp_path / "d" / "imagegate.db").exists()

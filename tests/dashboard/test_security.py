@@ -10,8 +10,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from dashboard.helpers import ADMIN_PASSWORD, Browserish, FakeClock, csrf_of, dashboard_server
-from harness import Server, store_of
+from dashboard.helpers import ADMIN_PASSWORD, Browserish, csrf_of, dashboard_server
+from harness import Clock, Server, store_of
 from imagegate.usecases.sessions import IDLE_MS
 
 PAGES = ["/dashboard/images", "/dashboard/variants", "/dashboard/keys", "/dashboard/settings"]
@@ -136,7 +136,7 @@ def test_a_made_up_session_cookie_is_refused(dash: Server) -> None:
 
 
 def test_an_idle_session_expires(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = Clock()
     with dashboard_server(tmp_path / "data", clock=clock) as srv:
         c = Browserish(srv)
         assert c.sign_in().status_code == 303

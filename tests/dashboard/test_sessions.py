@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.helpers import FakeClock
-from harness import store_of
+from harness import Clock, store_of
 from imagegate.adapters.metadata import SqlMetadata
 from imagegate.assembly import build
 from imagegate.core.errors import Unauthenticated
@@ -148,7 +147,7 @@ def test_the_admin_password_in_the_store(store: SqlMetadata) -> None:
 
 
 def test_sessions_end_after_the_absolute_lifetime_however_busy(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = Clock()
     settings = Settings(data_dir=tmp_path)
     gate = build(settings, clock)
     gate.migrate()

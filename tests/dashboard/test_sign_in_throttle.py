@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from dashboard.helpers import ADMIN_PASSWORD, Browserish, csrf_of, dashboard_server
-from harness import Server
+from harness import Clock, Server
 from imagegate.core.errors import SignInBusy, SignInThrottled
 from imagegate.web.clients import client_key, parse_proxies
 from imagegate.web.dashboard.signin_guard import (
@@ -73,16 +73,8 @@ def test_bad_proxy_entries_are_refused() -> None:
 # --- budgets ------------------------------------------------------------------------------------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_budget_spends_a_burst_then_refills_steadily() -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     budgets = Budgets(Budget(burst=3, every=10.0), clock)
     for _ in range(3):
         assert budgets.wait("a") == 0
@@ -102,7 +94,7 @@ def test_a_budget_spends_a_burst_then_refills_steadily() -> None:
 
 
 def test_budgets_remember_a_bounded_number_of_keys() -> None:
-    budgets = Budgets(Budget(burst=2, every=60.0), Clock())
+    budgets = Budgets(Budget(burst=2, every=60.0), Clock(1000.0))
     budgets.spend("busy", 2.0)
     for n in range(MAX_TRACKED + 5):
         budgets.spend(f"k{n}", 0.5)
@@ -111,7 +103,7 @@ def test_budgets_remember_a_bounded_number_of_keys() -> None:
 
 
 def test_the_guard_spends_both_budgets_or_neither() -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     guard = SignInGuard(clock)
     for n in range(ADMIN.burst):
         guard.admit(f"10.0.0.{n}", "admin", "admin")

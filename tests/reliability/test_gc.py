@@ -4,7 +4,6 @@ leaves it, then found and removed; what is live or may still be in flight is nev
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 from workload import blob_files, run_gc, sha256
 
-from harness import BIN, jpeg, store_of
+from harness import jpeg, run_cli, store_of
 from imagegate.assembly import Imagegate, build
 from imagegate.core import ids
 from imagegate.core.models import Account
@@ -191,9 +190,7 @@ def test_the_command(store: Store) -> None:
     store.orphan(2 * HOUR)
     store.orphan(10)
     store.temp_file(HOUR)
-    cli = [str(BIN / "imagegate"), "gc", "--data-dir", str(store.data_dir)]
-
-    dry = subprocess.run([*cli, "--dry-run"], capture_output=True, text=True, check=True)
+    dry = run_cli("gc", "--dry-run", data_dir=store.data_dir, check=True)
     assert "orphan blobs to remove: 1" in dry.stdout
     assert f"kept (younger than {int(DEFAULT_GRACE)} s): 1" in dry.stdout
     assert len(blob_files(store.data_dir)[0]) == 3

@@ -11,7 +11,6 @@ import os
 import random
 import signal
 import socket
-import subprocess
 import threading
 import time
 import zlib
@@ -23,7 +22,7 @@ from urllib.parse import quote
 import httpx
 import pyvips
 
-from harness import BIN, Server, photo
+from harness import Server, photo, run_cli
 
 # --- images -----------------------------------------------------------------------------------
 
@@ -97,13 +96,7 @@ def kill_server(server: Server) -> None:
 
 def run_gc(data_dir: Path, *args: str) -> dict[str, int]:
     """``imagegate gc --json`` on ``data_dir``; its report."""
-    out = subprocess.run(
-        [str(BIN / "imagegate"), "gc", "--data-dir", str(data_dir), "--json", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = run_cli("gc", "--json", *args, data_dir=data_dir, check=True)
     report: dict[str, int] = json.loads(out.stdout)
     return report
 

@@ -1,7 +1,7 @@
 """Servers the security cases run against (see ``sec_common`` for the checks they share).
 
 ``shared`` is one server per module: tests that change an account's keys or settings make
-their own account on it (:func:`sec_common.another_account`), so modules stay fast.
+their own account on it (:func:`harness.add_account`), so modules stay fast.
 ``cluster`` is ``imagegate serve`` with two worker processes, for the cases about caches
 that live in more than one process.
 """

@@ -14,8 +14,7 @@ import http.client
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from harness import ROOT, RawResponse, Server, serve_in_thread
-from imagegate.assembly import build
+from harness import ROOT, Clock, RawResponse, Server, serve_account
 from imagegate.settings import Settings
 
 DENIED = "ERROR 9425: Image access denied"
@@ -37,41 +35,13 @@ LEAK_MARKERS = ("Traceback", 'File "', "site-packages", str(ROOT))
 Answer = httpx.Response | RawResponse
 
 
-@dataclass
-class Clock:
-    """A clock the test moves by hand (the server's ``now``)."""
-
-    now: float
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@contextlib.contextmanager
-def launch(data_dir: Path, clock: Clock | None = None, **overrides: Any) -> Iterator[Server]:
-    """A real server on a loopback port over a fresh store with one account."""
+def launch(
+    data_dir: Path, clock: Clock | None = None, **overrides: Any
+) -> contextlib.AbstractContextManager[Server]:
+    """:func:`harness.serve_account` over ``data_dir`` with the suite's metrics token, and
+    ``overrides`` of any setting."""
     settings = Settings(data_dir=data_dir, **{"metrics_token": METRICS_TOKEN, **overrides})
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    gate = build(settings, clock=clock) if clock is not None else build(settings)
-    gate.migrate()
-    new = gate.accounts.create("security")
-    with serve_in_thread(settings, gate) as srv:
-        srv.account_id, srv.account_hash = new.account.id, new.account.hash
-        srv.api_token, srv.signing_key = new.api_token, new.signing_key
-        yield srv
-
-
-def another_account(srv: Server, name: str = "other") -> Server:
-    """The same running server, seen as a freshly created account (its own key and token)."""
-    assert srv.gate is not None
-    new = srv.gate.accounts.create(name)
-    return replace(
-        srv,
-        account_id=new.account.id,
-        account_hash=new.account.hash,
-        api_token=new.api_token,
-        signing_key=new.signing_key,
-    )
+    return serve_account(settings, clock=clock, name="security")
 
 
 # --- answers --------------------------------------------------------------------------------

@@ -18,9 +18,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from sec_common import (
-    Clock,
     add_variant,
-    another_account,
     assert_denied,
     check,
     launch,
@@ -31,7 +29,7 @@ from sec_common import (
     upload,
 )
 
-from harness import RawResponse, Server, dimensions, jpeg, raw_request
+from harness import Clock, RawResponse, Server, add_account, dimensions, jpeg, raw_request
 from imagegate.core.signing import sign_url
 from nodejs import run_signer
 
@@ -157,7 +155,7 @@ def test_a03_expiry_boundary_with_a_frozen_clock(frozen: tuple[Site, Clock]) -> 
 def test_a04_path_tampered_under_the_same_sig(site: Site) -> None:
     """A.4: a signature for /a/ID/thumb opens neither another variant, another image, nor
     the same id in another account."""
-    other = another_account(site.srv, "a04")
+    other = add_account(site.srv, "a04")
     upload(other, jpeg(64, 64), id=IMAGE_ID, requireSignedURLs="true")
     add_variant(other, "thumb", fit="cover")
     query = site.signed().split("?", 1)[1]
@@ -527,7 +525,7 @@ def test_a23_unicode_look_alikes_are_other_names(shared: Server) -> None:
     """A.23: ids are matched byte for byte, never normalised: NFD is not NFC, and fullwidth
     solidus, full stop, number sign and small commercial at are not ``/ . # @``. A public
     image is used, so a match would show."""
-    srv = another_account(shared, "a23")
+    srv = add_account(shared, "a23")
     upload(srv, jpeg(40, 30), id="café/a.b@c")
     base = f"/{srv.account_hash}"
     ok(raw_request(srv.base_url, f"{base}/{quote('café/a.b@c')}/public"), srv)

@@ -12,7 +12,6 @@ import pytest
 from sec_common import (
     METRICS_AUTH,
     add_variant,
-    another_account,
     assert_api_error,
     assert_denied,
     check,
@@ -20,7 +19,7 @@ from sec_common import (
     upload,
 )
 
-from harness import Server, jpeg, raw_request
+from harness import Server, add_account, jpeg, raw_request
 from imagegate.core.signing import sign_url
 
 
@@ -44,7 +43,7 @@ def key_names(srv: Server) -> list[str]:
 def test_b24_every_active_key_verifies(shared: Server) -> None:
     """B.24: with several keys, a URL signed by any of them is served; deleting one refuses
     its URLs at once in the process that deleted it, while the others keep working."""
-    srv = another_account(shared, "b24")
+    srv = add_account(shared, "b24")
     url = private_image(srv)
     keys = {name: put_key(srv, name) for name in ("a", "b", "c")}
     signed = {name: sign_url(url, value, 600) for name, value in keys.items()}
@@ -78,7 +77,7 @@ def test_b24_a_deleted_key_is_refused_by_every_worker(cluster: Server) -> None:
 def test_b25_deleting_the_last_key_generates_a_new_one(shared: Server) -> None:
     """B.25, pinned as Cloudflare's API documents it: deleting the last key generates a new
     ``default``, so an account never has zero keys and private images never open up."""
-    srv = another_account(shared, "b25")
+    srv = add_account(shared, "b25")
     url = private_image(srv)
     old = sign_url(url, srv.signing_key, 600)
     assert httpx.get(old).status_code == 200
@@ -119,7 +118,7 @@ def test_b27_key_names_are_validated(shared: Server, name: str) -> None:
     """B.27: key names are 1-20 ASCII letters and digits; anything else is refused (400, or
     404/405 where the name does not even make a route; an empty name is redirected to the
     key list, where PUT is a 405) and no key appears."""
-    srv = another_account(shared, f"b27{len(name)}")
+    srv = add_account(shared, f"b27{len(name)}")
     api = f"/accounts/{srv.account_id}/images/v1/keys"
     auth = {"Authorization": f"Bearer {srv.api_token}"}
     r = raw(srv.base_url, f"{api}/{name}", method="PUT", headers=auth)
@@ -135,7 +134,7 @@ def test_b27_key_names_are_validated(shared: Server, name: str) -> None:
 def test_b28_a_revoked_key_stays_revoked_whatever_its_exp(shared: Server) -> None:
     """B.28: a URL signed by a deleted key is refused, whether its exp is still ahead,
     already past, or dated before the deletion; only the server's clock and keys count."""
-    srv = another_account(shared, "b28")
+    srv = add_account(shared, "b28")
     url = private_image(srv)
     value = put_key(srv, "old")
     now = int(time.time())
@@ -151,8 +150,8 @@ def test_b29_key_material_never_leaks(shared: Server) -> None:
     """B.29: key values and tokens are in no error body, no health, readiness, metrics or
     OpenAPI output; the key list needs a token of the account (it shows values, as
     Cloudflare's does); another account's token is refused."""
-    srv = another_account(shared, "b29")
-    other = another_account(shared, "b29other")
+    srv = add_account(shared, "b29")
+    other = add_account(shared, "b29other")
     url = private_image(srv)
     second = put_key(srv, "second")
     secrets = [srv.signing_key, second, srv.api_token, other.api_token, other.signing_key]
@@ -195,8 +194,8 @@ def test_b29_key_material_never_leaks(shared: Server) -> None:
 
 def test_b29_keys_of_one_account_open_nothing_in_another(shared: Server) -> None:
     """B.29 / section 1: a key or a token of one account reaches nothing of another."""
-    srv = another_account(shared, "b29a")
-    other = another_account(shared, "b29b")
+    srv = add_account(shared, "b29a")
+    other = add_account(shared, "b29b")
     add_variant(srv, "thumb")
     url = private_image(srv)
     assert_denied(httpx.get(sign_url(url, other.signing_key, 60)), srv)

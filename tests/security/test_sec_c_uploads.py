@@ -29,7 +29,6 @@ from sec_common import (
     METRICS_AUTH,
     Stub,
     add_variant,
-    another_account,
     assert_api_error,
     check,
     flexible,
@@ -37,7 +36,7 @@ from sec_common import (
     upload,
 )
 
-from harness import Server, dimensions, image_format, jpeg, png
+from harness import Server, add_account, dimensions, image_format, jpeg, png
 
 BOUNDARY = "sEcUrItY"
 CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
@@ -466,7 +465,7 @@ def corrupt_files() -> dict[str, bytes]:
 def test_c36_corrupt_files_are_client_errors(shared: Server) -> None:
     """C.36: every corrupt or truncated file ends in 415 or 422 (at upload, or at the first
     render when the damage is past the header), never a 500 or a half-decoded image."""
-    srv = another_account(shared, "c36")
+    srv = add_account(shared, "c36")
     with srv.client() as c:
         for name, data in corrupt_files().items():
             r = c.post(srv.images_url, files={"file": (name, data)})
@@ -490,7 +489,7 @@ def test_c37_crafted_payloads_for_image_libraries(shared: Server, stub: Stub) ->
     image made of uninitialised memory; a tEXt ``profile`` naming a file reads nothing
     (CVE-2022-44268); ImageMagick scripts (MVG, MSL) are refused before any decoder, fetch
     nothing and delete nothing (CVE-2016-3714/3715)."""
-    srv = another_account(shared, "c37")
+    srv = add_account(shared, "c37")
     canary = srv.data_dir.parent / "c37-canary.txt"
     canary.write_text("root:x:0:0:canary")
     hits = len(stub.hits)
@@ -526,7 +525,7 @@ def test_c38_variant_definitions_cannot_be_bombs(shared: Server) -> None:
     """C.38: variant sides are whole pixels in 1..12,000 (400 otherwise), and an output past
     the pixel limit (a 12,000 x 12,000 pad, doubled by dpr) is refused before any pixel is
     made, for named and flexible variants alike."""
-    srv = another_account(shared, "c38")
+    srv = add_account(shared, "c38")
     with srv.client() as c:
         for options in (
             {"width": 0, "height": 10},
@@ -600,7 +599,7 @@ def test_c39_metadata_is_stripped_after_orientation(shared: Server) -> None:
     """C.39: what viewers get carries no GPS, camera make, model or serial, XMP, IPTC or PNG
     text, on the no-op path (an image smaller than the variant) and on a resize, in every
     output format; the orientation is applied to the pixels first."""
-    srv = another_account(shared, "c39")
+    srv = add_account(shared, "c39")
     upload(srv, phone_jpeg(), id="phone")
     upload(srv, text_png(), id="text")
     add_variant(srv, "small", width=100, height=100)
@@ -682,7 +681,7 @@ def test_c40_hostile_svg_is_sanitised_or_refused(shared: Server, stub: Stub) -> 
     """C.40: scripts, handlers, foreignObject, external references, CSS url() and imports are
     removed; DOCTYPEs with entities (XXE, billion laughs, parameter entities) are refused
     (415/422). Nothing is fetched while parsing or rendering, and no file's contents appear."""
-    srv = another_account(shared, "c40")
+    srv = add_account(shared, "c40")
     hits = len(stub.hits)
     with srv.client() as c:
         for name, data in hostile_svgs(stub.origin).items():
@@ -712,7 +711,7 @@ def test_c40_hostile_svg_is_sanitised_or_refused(shared: Server, stub: Stub) -> 
 def test_c40_svg_is_delivered_under_a_sandbox_csp(shared: Server) -> None:
     """C.40: a delivered SVG carries ``Content-Security-Policy: default-src 'none';
     style-src 'unsafe-inline'; sandbox``, so even opened as a page it runs nothing."""
-    srv = another_account(shared, "c40csp")
+    srv = add_account(shared, "c40csp")
     image = upload(srv, b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>')
     r = httpx.get(f"{srv.base_url}/{srv.account_hash}/{image['id']}/public")
     assert r.status_code == 200 and r.headers["content-type"] == "image/svg+xml"
@@ -722,7 +721,7 @@ def test_c40_svg_is_delivered_under_a_sandbox_csp(shared: Server) -> None:
 def test_c40_svg_original_from_blob_is_inert(shared: Server) -> None:
     """C.40/C.41: ``/blob`` returns the original bytes, unsanitised, so they go out typed,
     unsniffable and under a sandbox CSP with no sources."""
-    srv = another_account(shared, "c40blob")
+    srv = add_account(shared, "c40blob")
     data = (
         b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9" onload="alert(1)">'
         b"<script>alert(document.domain)</script></svg>"
@@ -742,7 +741,7 @@ def test_c41_polyglot_is_served_only_as_its_image_type(shared: Server) -> None:
     """C.41: a GIF that is also HTML, uploaded as ``x.html`` with ``text/html``, is stored
     and served as image/gif with nosniff: re-encoded on delivery (the HTML is gone), and as
     uploaded, but inert, from ``/blob``. Nothing is ever answered as text/html."""
-    srv = another_account(shared, "c41")
+    srv = add_account(shared, "c41")
     html = b"<html><body><script>alert(document.domain)</script></body></html>"
     data = gif_with_comment(html)
     assert html in data and dimensions(data) == (24, 16)
@@ -781,7 +780,7 @@ def test_c42_client_filenames_are_labels_only(shared: Server) -> None:
     """C.42: whatever the filename (traversal, NUL, 4 KB, bidi override, CR/LF, quotes), the
     image gets a generated id, its bytes a generated key, and the name kept is a label: no
     control or format characters, at most 255 characters, never a header."""
-    srv = another_account(shared, "c42")
+    srv = add_account(shared, "c42")
     for name, filename in FILENAMES.items():
         r = post_form(srv, part("file", IMG, filename) + END)
         check(r, srv)
@@ -805,7 +804,7 @@ def test_c42_client_filenames_are_labels_only(shared: Server) -> None:
 def test_c42_metadata_and_creator_limits(shared: Server) -> None:
     """C.42: metadata over 1,024 bytes, a creator over 1,024 characters, and NUL anywhere in
     them are refused with 400 (PostgreSQL stores no NUL; see the PostgreSQL case below)."""
-    srv = another_account(shared, "c42meta")
+    srv = add_account(shared, "c42meta")
     with srv.client() as c:
         for fields in (
             {"metadata": '{"a": "' + "x" * 1100 + '"}'},
@@ -902,7 +901,7 @@ def test_c43_every_management_route_needs_a_token(shared: Server) -> None:
     upload, edit, delete, variant, key and listing route, and change nothing. There is no
     cookie authentication on the API, so no CSRF surface (the dashboard's is tested in
     tests/dashboard/test_security.py)."""
-    srv = another_account(shared, "c43")
+    srv = add_account(shared, "c43")
     images = count_images(srv)
     base = f"{srv.base_url}/accounts/{srv.account_id}/images"
     with httpx.Client(timeout=30) as client:
@@ -928,7 +927,7 @@ def test_c43_every_management_route_needs_a_token(shared: Server) -> None:
 def test_c41_every_image_api_answer_and_error_says_nosniff(shared: Server) -> None:
     """C.40/C.41: images (delivered, revalidated and original), every API answer and every
     error carry ``X-Content-Type-Options: nosniff``, so no browser second-guesses a type."""
-    srv = another_account(shared, "c41nosniff")
+    srv = add_account(shared, "c41nosniff")
     image = upload(srv, jpeg(50, 40), id="n")
     upload(srv, jpeg(50, 40), id="p", requireSignedURLs="true")
     link = f"{srv.base_url}/{srv.account_hash}/n/public"

@@ -14,7 +14,6 @@ import pytest
 from sec_common import (
     METRICS_AUTH,
     add_variant,
-    another_account,
     assert_denied,
     check,
     flexible,
@@ -24,7 +23,7 @@ from sec_common import (
     upload,
 )
 
-from harness import Server, image_format, jpeg, png
+from harness import Server, add_account, image_format, jpeg, png
 from imagegate.core.errors import StorageError
 from imagegate.core.signing import sign_url
 
@@ -152,7 +151,7 @@ def test_e57_redirects_ignore_forwarding_headers(cluster: Server) -> None:
 def test_e58_errors_are_never_cacheable(srv: Server) -> None:
     """E.58: every error, from the API or from delivery (400, 401, 403, 404, 405, 410, 413,
     415, 422), says ``Cache-Control: no-store`` and carries no ETag."""
-    other = another_account(srv, "e58")
+    other = add_account(srv, "e58")
     upload(other, png(300, 200)[:3000], id="broken")
     auth = {"Authorization": f"Bearer {srv.api_token}"}
     with httpx.Client() as c:

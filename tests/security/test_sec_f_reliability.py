@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pydantic
 import pytest
-from sec_common import another_account, check, upload
+from sec_common import check, upload
 
-from harness import Server, jpeg
+from harness import Server, add_account, jpeg
 from imagegate.settings import Settings
 from imagegate.web.errors import api_response, unexpected
 
@@ -29,7 +29,7 @@ def test_f63_readers_see_whole_old_whole_new_or_nothing(shared: Server) -> None:
     409); replacing is delete then upload. While that happens again and again, concurrent
     readers get the complete old image, the complete new one, or 404, with a Content-Length
     that matches the body and an ETag that never names two bodies."""
-    srv = another_account(shared, "f63")
+    srv = add_account(shared, "f63")
     old, new = jpeg(300, 200), jpeg(200, 300)
     upload(srv, old, id="ref-old")
     upload(srv, new, id="ref-new")
@@ -78,7 +78,7 @@ def test_f64_concurrent_uploads_get_distinct_ids_and_one_wins_a_custom_id(
 ) -> None:
     """F.64: 40 uploads at once get 40 distinct ids, all readable, with no temporary file
     left; racing creates of one custom id end in exactly one 200 and 409s."""
-    srv = another_account(shared, "f64")
+    srv = add_account(shared, "f64")
     picture = jpeg(64, 48)
 
     with srv.client() as c:
@@ -108,7 +108,7 @@ def test_f65_delete_is_final_and_repeatable(shared: Server) -> None:
     """F.65, the rule pinned: DELETE answers 200 (Cloudflare's ``{}`` result), a second
     DELETE 404 (5404), never 500 or 403; the image is gone from delivery at once, caches
     included; GETs racing a DELETE get the complete image or 404."""
-    srv = another_account(shared, "f65")
+    srv = add_account(shared, "f65")
     upload(srv, jpeg(300, 200), id="gone")
     link = f"{srv.base_url}/{srv.account_hash}/gone/public"
     with httpx.Client() as reader:

@@ -12,9 +12,9 @@ from importlib.metadata import version
 
 import httpx
 import pyvips
-from sec_common import another_account, check
+from sec_common import check
 
-from harness import ROOT, Server, jpeg, png
+from harness import ROOT, Server, add_account, jpeg, png
 from imagegate.adapters import imaging
 from imagegate.core.url_guard import blocked_reason
 
@@ -59,7 +59,7 @@ def test_g73_damaged_images_end_in_client_errors(shared: Server) -> None:
     SVG files are each accepted and rendered, or refused with 415/422 at upload or 422 at
     render; never a 5xx, never an unclean answer. (tests/test_fuzz_properties.py fuzzes the
     parsers themselves, and fuzz/ runs them under atheris.)"""
-    srv = another_account(shared, "g73")
+    srv = add_account(shared, "g73")
     rng = random.Random(73)
     files = seeds()
     outcomes: dict[int, int] = {}
