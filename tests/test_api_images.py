@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from harness import Server, dimensions, jpeg, png
+from harness import Server, dimensions, jpeg, png, serve_account
+from imagegate.settings import Settings
 
 
 def upload(srv: Server, data: bytes, **fields: str) -> dict:
@@ -181,3 +184,31 @@ def test_unknown_route_has_the_envelope(server: Server) -> None:
         r = c.get(f"/accounts/{server.account_id}/images/v9/what")
     assert r.status_code == 404
     assert r.json()["errors"][0]["code"] == 7003
+
+
+@pytest.mark.parametrize("megabytes", [2, 2.5])
+def test_the_size_refusal_names_the_configured_limit(tmp_path: Path, megabytes: float) -> None:
+    """Every way an upload can be too large says the limit this server has, in Cloudflare's
+    words: the declared length, the counted stream, and the file part."""
+    limit = int(megabytes * 1024**2)
+    settings = Settings(data_dir=tmp_path / "data", max_upload_bytes=limit)
+    words = f"Maximum image size of {megabytes:g} MB is reached"
+
+    def streamed() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="x"\r\n\r\n'
+        for _ in range(limit // 65536 + 4):
+            yield b"\xff" * 65536
+        yield b"\r\n--b--\r\n"
+
+    form = {"content-type": "multipart/form-data; boundary=b"}
+    with serve_account(settings) as srv, srv.client() as c:
+        answers = [
+            # the file part is over the limit, the body within the form's allowance
+            c.post(srv.images_url, files={"file": ("big.jpg", b"\xff" * (limit + 1))}),
+            # the declared length is over the limit and the form's allowance
+            c.post(srv.images_url, files={"file": ("big.jpg", b"\xff" * (limit + 2**17))}),
+            c.post(srv.images_url, content=streamed(), headers=form),
+        ]
+    for answer in answers:
+        assert answer.status_code == 413, answer.text
+        assert answer.json()["errors"][0] == {"code": 5413, "message": words}

@@ -276,13 +276,13 @@ def _get(
                 raise Refused(f"HTTP status {response.status}")
             declared = _header(response.headers, b"content-length") or b""
             if declared.isdigit() and int(declared) > policy.max_bytes:
-                raise PayloadTooLarge()
+                raise PayloadTooLarge.over(policy.max_bytes)
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_stream():
                 size += len(chunk)
                 if size > policy.max_bytes:
-                    raise PayloadTooLarge()
+                    raise PayloadTooLarge.over(policy.max_bytes)
                 chunks.append(chunk)
             return b"".join(chunks)
     except (*errors, httpcore.UnsupportedProtocol, UnicodeDecodeError) as exc:

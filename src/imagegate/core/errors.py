@@ -69,6 +69,11 @@ class Conflict(ImagegateError):
 class PayloadTooLarge(ImagegateError):
     code, status, message = 5413, 413, "Maximum image size of 10 MB is reached"
 
+    @classmethod
+    def over(cls, limit: int) -> PayloadTooLarge:
+        """The refusal of an image over ``limit`` bytes, in Cloudflare's words."""
+        return cls(f"Maximum image size of {limit / 1024**2:g} MB is reached")
+
 
 class NotMultipart(ImagegateError):
     code, status, message = 5415, 415, "Images must be uploaded as a form, not as raw image data"

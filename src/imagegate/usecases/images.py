@@ -154,7 +154,7 @@ class Images:
 
     def _check_size(self, data: bytes) -> None:
         if len(data) > self.max_upload_bytes:
-            raise PayloadTooLarge()
+            raise PayloadTooLarge.over(self.max_upload_bytes)
 
     def _probe(self, account_id: str, data: bytes, filename: str) -> StoredOriginal:
         """What the upload's header says (no pixel decoded), under a new blob key."""

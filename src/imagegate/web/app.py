@@ -19,7 +19,6 @@ from imagegate.settings import Settings
 from imagegate.web import api_docs
 from imagegate.web.api import direct, images, keys, listing, variants
 from imagegate.web.api.common import Runtime
-from imagegate.web.api.multipart import FORM_OVERHEAD
 from imagegate.web.bodies import BodyLimits
 from imagegate.web.cors import UploadCors
 from imagegate.web.dashboard import create_dashboard
@@ -141,7 +140,7 @@ def create_app(settings: Settings, gate: Imagegate | None = None) -> ASGIApp:
 
     api.mount("/dashboard", create_dashboard(settings, gate))
     routes = [*api.routes, *(route for router in routers for route in router.routes)]
-    capped = BodyLimits(api, routes, settings.max_upload_bytes + FORM_OVERHEAD)
+    capped = BodyLimits(api, routes, settings.max_upload_bytes)
     app = Dispatch(UploadCors(capped), DeliveryHandler(gate.delivery))
     guarded = BodyDeadline(app, settings.body_timeout)
     return Observed(guarded, latency, log_requests=settings.access_log)

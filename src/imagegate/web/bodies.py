@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imagegate.core.errors import PayloadTooLarge
+from imagegate.web.api.multipart import FORM_OVERHEAD
 from imagegate.web.errors import api_response
 
 #: The cap of every route that takes no upload: JSON bodies, direct-upload forms, and the
@@ -46,7 +47,9 @@ def large_body(endpoint: Endpoint) -> Endpoint:
 
 
 class BodyLimits:
-    """ASGI middleware: each request body is refused past its route's cap."""
+    """ASGI middleware: each request body is refused past its route's cap: an image's
+    ``upload_bytes`` plus the form around it on the routes that take one, ``small_bytes``
+    elsewhere."""
 
     def __init__(
         self,
@@ -60,7 +63,7 @@ class BodyLimits:
             r for r in routes if isinstance(r, Route) and getattr(r.endpoint, _LARGE, False)
         ]
         self.mounts = [r for r in routes if isinstance(r, Mount)]
-        self.upload = _Cap(upload_bytes, PayloadTooLarge())
+        self.upload = _Cap(upload_bytes + FORM_OVERHEAD, PayloadTooLarge.over(upload_bytes))
         self.small = _Cap(
             small_bytes,
             PayloadTooLarge(f"The request body is over this route's limit of {small_bytes} bytes"),

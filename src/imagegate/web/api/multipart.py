@@ -34,7 +34,7 @@ class Form:
             raise BadRequest("The file field is required")
         data = await self.file.read(limit + 1)
         if len(data) > limit:
-            raise PayloadTooLarge()
+            raise PayloadTooLarge.over(limit)
         return data, clean_filename(self.file.filename or "")
 
 
@@ -46,7 +46,7 @@ def clean_filename(name: str) -> str:
     return kept.strip()[:255]
 
 
-def _limited(receive: Receive, limit: int) -> Receive:
+def _limited(receive: Receive, limit: int, too_large: PayloadTooLarge) -> Receive:
     seen = 0
 
     async def wrapped() -> AsgiMessage:
@@ -55,7 +55,7 @@ def _limited(receive: Receive, limit: int) -> Receive:
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise PayloadTooLarge()
+                raise too_large
         return message
 
     return wrapped
@@ -72,9 +72,10 @@ async def upload_form(request: Request, limit: int) -> AsyncIterator[Form]:
     if not content_type.startswith(FORM_TYPES):
         raise NotMultipart()
     declared = request.headers.get("content-length", "")
+    too_large = PayloadTooLarge.over(limit)
     if declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
-        raise PayloadTooLarge()
-    limited = Request(request.scope, _limited(request.receive, limit + FORM_OVERHEAD))
+        raise too_large
+    limited = Request(request.scope, _limited(request.receive, limit + FORM_OVERHEAD, too_large))
     try:
         form = await limited.form(max_files=1, max_fields=200, max_part_size=64 * 1024)
     except PayloadTooLarge:
