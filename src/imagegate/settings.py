@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default is SQLite at <data_dir>/imagegate.db."
     )
+    blob_url: str | None = Field(
+        None,
+        description="Where originals live: s3://bucket[/prefix] (endpoint and credentials from "
+        "the AWS_* variables) or a directory; default <data_dir>/blobs.",
+    )
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: int = Field(8080, ge=0, le=65535, description="Port to listen on.")
     public_url: str | None = Field(
@@ -135,6 +140,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'imagegate.db').resolve()}"
+
+    def resolved_blob_url(self) -> str:
+        if self.blob_url:
+            return self.blob_url
+        return str((self.data_dir / "blobs").resolve())
 
     def resolved_public_url(self) -> str:
         if self.public_url:

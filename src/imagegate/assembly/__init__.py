@@ -13,7 +13,7 @@ from imagegate.adapters import imaging
 from imagegate.adapters.fetch import Fetcher, FetchPolicy
 from imagegate.adapters.keyseal import KeySeal
 from imagegate.adapters.metadata import SqlMetadata
-from imagegate.adapters.storage.local import LocalBlobStore
+from imagegate.adapters.storage import open_blob_store
 from imagegate.adapters.storage.variant_cache import LocalVariantCache
 from imagegate.core.errors import UnsafeConfiguration
 from imagegate.core.signing import Policy
@@ -67,7 +67,7 @@ class Imagegate:
 def build(settings: Settings, clock: Clock = time.time) -> Imagegate:
     """Build imagegate from ``settings``; nothing is connected or written until used."""
     store = SqlMetadata.open(settings.resolved_database_url())
-    blobs = LocalBlobStore(settings.data_dir / "blobs")
+    blobs = open_blob_store(settings.resolved_blob_url())
     processor = imaging.Processor(
         imaging.Limits(
             max_side=settings.max_image_side,

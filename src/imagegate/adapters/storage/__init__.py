@@ -1,1 +1,23 @@
-"""Blob stores: the local filesystem (default) and S3-compatible services."""
+"""Where blobs live: a local directory (the embedded default) or an S3-compatible bucket,
+chosen by one URL (``IMAGEGATE_BLOB_URL``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from imagegate.core.errors import StorageError
+from imagegate.usecases.ports import BlobStore
+
+
+def open_blob_store(url: str) -> BlobStore:
+    """The blob store at ``url``: ``s3://bucket[/prefix]`` or a local directory path."""
+    if url.startswith("s3://"):
+        raise StorageError("s3:// blob stores are not available in this build")
+    if "://" in url:
+        raise StorageError(f"blob URL {url!r}: expected s3://bucket[/prefix] or a directory path")
+    from imagegate.adapters.storage.local import LocalBlobStore
+
+    return LocalBlobStore(Path(url))
+
+
+__all__ = ["open_blob_store"]
