@@ -109,3 +109,16 @@ class StoredSession:
     created_ms: int
     expires_ms: int
     key_access: bool = False  # may see and use signing-key values
+
+
+#: One row of a table, column by column, as the database gives it back (moving a store).
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRef:
+    """A blob an image record references, and what the record says of its bytes."""
+
+    key: str
+    size: int
+    sha256: str
