@@ -75,7 +75,8 @@ def embedded_store(data_dir: Path, images: int) -> Embedded:
             )
             store.api_tokens[account.id] = new.api_token
             gate.keys.put(account, "second")
-            gate.variants.create(account, f"thumb{n}", {"width": 50 + n, "height": 40, "fit": "cover"}, n == 2)
+            options = {"width": 50 + n, "height": 40, "fit": "cover"}
+            gate.variants.create(account, f"thumb{n}", options, n == 2)
             parent = gate.tokens.authenticate(new.api_token)
             _, child = gate.tokens.create(
                 account.id, "child", frozenset({Scope.READ}), parent=parent
