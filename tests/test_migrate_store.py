@@ -78,15 +78,12 @@ def embedded_store(data_dir: Path, images: int) -> Embedded:
             options = {"width": 50 + n, "height": 40, "fit": "cover"}
             gate.variants.create(account, f"thumb{n}", options, n == 2)
             parent = gate.tokens.authenticate(new.api_token)
-            _, child = gate.tokens.create(
-                account.id, "child", frozenset({Scope.READ}), parent=parent
-            )
+            gate.tokens.create(account.id, "child", frozenset({Scope.READ}), parent=parent)
             gate.tokens.create_batch(parent)
             _, doomed = gate.tokens.create(account.id, "doomed", frozenset(Scope))
             gate.tokens.revoke(account.id, doomed.id)
             gate.sessions.sign_in_with_token(new.api_token)
             gate.uploads.create(account, meta={"draft": n}, issuer=parent)
-            del child
         for i in range(images):
             account = accounts[i % 3].account
             private = i % 2 == 1
@@ -227,6 +224,7 @@ def test_interrupted_twice_resumed_verified_idempotent_and_served(
     for table, found in before.items():
         # A table the store below leaves empty is a table this test does not move: give it rows.
         assert found, f"the test's store has no row in {table}"
+    assert all(str(key["value"]).startswith("enc:v1:") for key in before["signing_keys"])
     blobs = tmp_path / "moved-blobs"
     with own_database(migrated=False) as url:
         command = cli_command(
@@ -341,6 +339,10 @@ def test_rows_changed_since_the_copy_stop_it_and_verification_names_them(
     blobs = tmp_path / "blobs"
     with own_database() as url:
         assert move(small.data_dir, url, str(blobs)).returncode == 0
+        unsealed = move(small.data_dir, url, str(blobs), "--verify-only", master=False)
+        assert unsealed.returncode == 0
+        assert "note: 6 signing key(s) are sealed" in unsealed.stdout
+        assert "IMAGEGATE_MASTER_KEY" in unsealed.stdout
         engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
         with engine.begin() as conn:
             conn.execute(sa.text("UPDATE api_tokens SET revoked = true WHERE name = 'child'"))
