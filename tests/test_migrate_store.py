@@ -401,6 +401,16 @@ def test_no_store_or_a_bad_url_is_said_plainly(tmp_path: Path) -> None:
     bad = move(store.data_dir, "nosuch://x", str(tmp_path / "b"))
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr
+    unreachable = move(store.data_dir, "postgresql://postgres@127.0.0.1:1/x", str(tmp_path / "b"))
+    assert unreachable.returncode == 1
+    assert "error: the target database: database error" in unreachable.stderr
+    assert "Traceback" not in unreachable.stderr
+    (tmp_path / "file").write_bytes(b"")
+    unmakeable = move(
+        store.data_dir, "sqlite:///" + str(tmp_path / "t.db"), str(tmp_path / "file/b")
+    )
+    assert unmakeable.returncode == 2
+    assert "the target blob directory cannot be made" in unmakeable.stderr
     same = move(store.data_dir, f"sqlite:///{store.data_dir / 'imagegate.db'}", str(tmp_path))
     assert same.returncode == 2
     assert "the target database is the source's" in same.stderr

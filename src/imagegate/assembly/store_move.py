@@ -36,7 +36,10 @@ def store_move(
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError):
         raise MoveRefused("the target database URL is not one imagegate can open") from None
     source = Database(f"sqlite:///{database}")
-    target_blobs = open_blob_store(to_blob_url)
+    try:
+        target_blobs = open_blob_store(to_blob_url)
+    except OSError as exc:
+        raise MoveRefused(f"the target blob directory cannot be made: {exc.strerror}") from None
     master = settings.master_key.get_secret_value() if settings.master_key else None
     return StoreMove(
         SqlTables(source),

@@ -172,7 +172,10 @@ class StoreMove:
         """Copy every row and every referenced blob that the target lacks (see the module)."""
         shown = progress or Silent()
         self.check_source()
-        self.target.migrate()
+        try:
+            self.target.migrate()
+        except StorageError as exc:
+            raise StorageError(f"the target database: {exc.message}") from None
         if not force:
             self._check_target_accounts(batch)
         report = CopyReport()
@@ -258,7 +261,10 @@ class StoreMove:
         shown = progress or Silent()
         self.check_source()
         report = VerifyReport()
-        status = self.target.schema_status()
+        try:
+            status = self.target.schema_status()
+        except StorageError as exc:
+            raise StorageError(f"the target database: {exc.message}") from None
         if not status.up_to_date:
             report.differences.append(
                 f"the target's schema is at {status.current or 'nothing'}, not {status.head}"
