@@ -34,6 +34,7 @@ from harness import (
 )
 from imagegate.adapters.metadata import Database
 from imagegate.adapters.metadata.tables import SqlTables
+from imagegate.adapters.storage import open_blob_store
 from imagegate.assembly import build
 from imagegate.core.delivery_urls import delivery_path
 from imagegate.core.models import Scope
@@ -115,9 +116,15 @@ def target_env(database_url: str, blob_url: str) -> dict[str, str]:
 
 
 def move(
-    source: Path, database_url: str, blob_url: str, *args: str, master: bool = True
+    source: Path,
+    database_url: str,
+    blob_url: str,
+    *args: str,
+    master: bool = True,
+    extra: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {"IMAGEGATE_MASTER_KEY": MASTER_KEY} if master else {}
+    env.update(extra or {})
     return run_cli(
         "migrate-store",
         "--to-database-url",
@@ -131,7 +138,9 @@ def move(
     )
 
 
-def killed_when(command: list[str], seen: Callable[[str], bool]) -> list[str]:
+def killed_when(
+    command: list[str], seen: Callable[[str], bool], extra: dict[str, str]
+) -> list[str]:
     """Run ``command`` and SIGKILL it as soon as a line of its standard error passes
     ``seen``; the lines it wrote. Fails if it ends before that."""
     proc = subprocess.Popen(
@@ -140,7 +149,7 @@ def killed_when(command: list[str], seen: Callable[[str], bool]) -> list[str]:
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
-        env=cli_env({"IMAGEGATE_MASTER_KEY": MASTER_KEY}),
+        env=cli_env({"IMAGEGATE_MASTER_KEY": MASTER_KEY, **extra}),
     )
     assert proc.stderr is not None
     lines = []
@@ -206,6 +215,23 @@ def serve_target(data_dir: Path, env: dict[str, str]) -> Iterator[str]:
         log.close()
 
 
+@dataclass
+class BlobTarget:
+    """Where the blobs move to: its URL, what a process needs to reach it, and what is in it."""
+
+    url: str
+    env: dict[str, str]
+
+    def listing(self) -> dict[str, float]:
+        """Every key the store holds, with its modification time."""
+        return dict(open_blob_store(self.url).iter_keys())
+
+
+@pytest.fixture(params=["local"])
+def blob_target(request: pytest.FixtureRequest, tmp_path: Path) -> BlobTarget:
+    return BlobTarget(str(tmp_path / "moved-blobs"), {})
+
+
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> Embedded:
     return embedded_store(tmp_path_factory.mktemp("big") / "data", MANY)
@@ -217,7 +243,7 @@ def small(tmp_path: Path) -> Embedded:
 
 
 def test_interrupted_twice_resumed_verified_idempotent_and_served(
-    big: Embedded, tmp_path: Path
+    big: Embedded, blob_target: BlobTarget, tmp_path: Path
 ) -> None:
     source_db = f"sqlite:///{big.data_dir / 'imagegate.db'}"
     before = rows(source_db)
@@ -225,26 +251,26 @@ def test_interrupted_twice_resumed_verified_idempotent_and_served(
         # A table the store below leaves empty is a table this test does not move: give it rows.
         assert found, f"the test's store has no row in {table}"
     assert all(str(key["value"]).startswith("enc:v1:") for key in before["signing_keys"])
-    blobs = tmp_path / "moved-blobs"
+    blobs, reach = blob_target.url, blob_target.env
     with own_database(migrated=False) as url:
         command = cli_command(
             "migrate-store", "--data-dir", str(big.data_dir), "--to-database-url", url,
-            "--to-blob-url", str(blobs), "--batch-size", "10", "--jobs", "1",
+            "--to-blob-url", blobs, "--batch-size", "10", "--jobs", "1",
         )  # fmt: skip
         # 1. Killed while copying the images' rows: part of the table is there.
-        killed_when(command, lambda line: line.startswith("images: ") and "done" not in line)
+        killed_when(command, lambda ln: ln.startswith("images: ") and "done" not in ln, reach)
         partial = rows(url)
         assert len(partial["accounts"]) == 3
         assert 0 < len(partial["images"]) < len(before["images"])
-        assert not blobs.exists() or not blob_files(blobs)
+        assert blob_target.listing() == {}
         # 2. Killed while copying blobs: every row is there, part of the blobs.
-        killed_when(command, lambda line: line.startswith("blobs: ") and "done" not in line)
+        killed_when(command, lambda ln: ln.startswith("blobs: ") and "done" not in ln, reach)
         assert rows(url) == before
-        copied_before = blob_files(blobs)
+        copied_before = blob_target.listing()
         assert 0 < len(copied_before) < MANY
 
         # 3. To the end: the rows were there, the blobs copied before are skipped.
-        done = move(big.data_dir, url, str(blobs), "--batch-size", "10", "--json")
+        done = move(big.data_dir, url, blobs, "--batch-size", "10", "--json", extra=reach)
         assert done.returncode == 0, done.stdout + done.stderr
         outcome = json.loads(done.stdout)
         assert outcome["equal"] is True
@@ -254,21 +280,21 @@ def test_interrupted_twice_resumed_verified_idempotent_and_served(
         assert outcome["verified"]["blobs"] == MANY
         assert outcome["verified"]["rows"] == sum(len(found) for found in before.values())
         assert rows(url) == before
-        moved = blob_files(blobs)
+        moved = blob_target.listing()
         assert len(moved) == MANY
         assert all(moved[key] == seen for key, seen in copied_before.items())
 
         # 4. Again: nothing changes, row or blob.
-        again = move(big.data_dir, url, str(blobs), "--json")
+        again = move(big.data_dir, url, blobs, "--json", extra=reach)
         assert again.returncode == 0, again.stdout + again.stderr
         copied = json.loads(again.stdout)["copied"]
         assert (copied["rows_copied"], copied["rows_replaced"], copied["blobs_copied"]) == (0, 0, 0)
         assert rows(url) == before
-        assert blob_files(blobs) == moved
+        assert blob_target.listing() == moved
 
         # 5. A node on the new store serves every image; private ones through the URLs
         # signed before the move (their keys are sealed: the same master key is in force).
-        with serve_target(tmp_path / "node", target_env(url, str(blobs))) as base:
+        with serve_target(tmp_path / "node", {**target_env(url, blobs), **reach}) as base:
             check_served(big, base)
 
 
