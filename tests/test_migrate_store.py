@@ -16,6 +16,8 @@ import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import httpx
 import pytest
@@ -35,10 +37,13 @@ from harness import (
 from imagegate.adapters.metadata import Database
 from imagegate.adapters.metadata.tables import SqlTables
 from imagegate.adapters.storage import open_blob_store
+from imagegate.adapters.storage.local import LocalBlobStore
 from imagegate.assembly import build
+from imagegate.assembly.store_move import size_lookup
 from imagegate.core.delivery_urls import delivery_path
 from imagegate.core.models import Scope
 from imagegate.settings import Settings
+from imagegate.usecases.ports import BlobStore
 
 pytestmark = pytest.mark.postgres
 
@@ -440,3 +445,13 @@ def test_no_store_or_a_bad_url_is_said_plainly(tmp_path: Path) -> None:
     same = move(store.data_dir, f"sqlite:///{store.data_dir / 'imagegate.db'}", str(tmp_path))
     assert same.returncode == 2
     assert "the target database is the source's" in same.stderr
+
+
+def test_a_blob_store_that_cannot_say_a_size_is_sized_by_reading(tmp_path: Path) -> None:
+    local = LocalBlobStore(tmp_path / "blobs")
+    local.put("ab/cd", b"12345")
+    assert size_lookup(local)("ab/cd") == 5
+    assert size_lookup(local)("ab/ef") is None
+    contract_only = SimpleNamespace(get=local.get)  # what every blob store can do
+    sized = size_lookup(cast(BlobStore, contract_only))
+    assert (sized("ab/cd"), sized("ab/ef")) == (5, None)
