@@ -101,6 +101,13 @@ class Settings(BaseSettings):
     metadata_cache_ttl: float = Field(
         1.0, ge=0, le=60, description="Seconds a worker may reuse what it read about an image."
     )
+    metadata_cache_ttl_notified: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="Seconds a worker may reuse what it read while PostgreSQL's change feed "
+        "tells it of every change (never less than metadata_cache_ttl).",
+    )
     avif_max_side: int = Field(
         1200, ge=0, description="Largest output side encoded as AVIF; larger falls back to WebP."
     )

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from imagegate.cli.common import DataDir, console, err, fail, settings
 from imagegate.private_files import make_dirs
+
+if TYPE_CHECKING:
+    from imagegate.settings import Settings
 
 
 def serve(
@@ -35,6 +38,7 @@ def serve(
     except UnsafeConfiguration as exc:
         fail(str(exc), code=2)
     make_dirs(configured.data_dir)
+    check_schema(configured)
     os.environ.update(
         {
             "IMAGEGATE_DATA_DIR": str(configured.data_dir.resolve()),
@@ -57,6 +61,24 @@ def serve(
         factory=True,
         log_access=False,
     ).serve()
+
+
+def check_schema(configured: Settings) -> None:
+    """Refuse (exit 2) a schema this version cannot serve, before a worker starts: older
+    on a shared database (``imagegate migrate`` first), or newer. The embedded database is
+    migrated here, under its lock."""
+    from imagegate.assembly import build
+    from imagegate.core.errors import ImagegateError, SchemaMismatch
+
+    gate = build(configured)
+    try:
+        gate.health.require_current_schema()
+    except SchemaMismatch as exc:
+        fail(f"refusing to serve: {exc}", code=2)
+    except ImagegateError as exc:
+        fail(f"refusing to serve: {exc.message}; check IMAGEGATE_DATABASE_URL", code=2)
+    finally:
+        gate.close()
 
 
 def register(app: typer.Typer) -> None:

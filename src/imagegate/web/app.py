@@ -101,7 +101,8 @@ def create_app(settings: Settings, gate: Imagegate | None = None) -> ASGIApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await gate.offload.io(gate.migrate)
+        await gate.offload.io(gate.health.require_current_schema)
+        gate.follow_changes()
         await gate.offload.io(gate.gc.sweep_at_start)
         flusher = asyncio.create_task(_flush_key_usage(gate))
         try:
