@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -37,6 +38,17 @@ class Settings(BaseSettings):
         None,
         min_length=16,
         description="Bearer token /metrics asks for (16+ characters); unset, /metrics is off.",
+    )
+    node_name: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        max_length=200,
+        description="Names this node in the node label of every metric; default the hostname.",
+    )
+    metrics_dir: Path | None = Field(
+        None,
+        description="Directory where the workers of one node pool their metrics; imagegate "
+        "serve makes a fresh one for its workers. Unset: each process reports alone.",
     )
     http: Literal["1", "2", "auto"] = Field(
         "1", description="HTTP version served: 1 (fastest), 2, or auto-detect per connection."

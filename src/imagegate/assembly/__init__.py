@@ -14,6 +14,7 @@ from imagegate.adapters.fetch import Fetcher, FetchPolicy
 from imagegate.adapters.keyseal import KeySeal
 from imagegate.adapters.metadata import SqlMetadata
 from imagegate.adapters.metadata.changes import LocalChangeFeed, PgChangeFeed
+from imagegate.adapters.metrics_share import DirectoryShare, SoloShare
 from imagegate.adapters.storage import open_blob_store
 from imagegate.adapters.storage.variant_cache import LocalVariantCache
 from imagegate.core.errors import UnsafeConfiguration
@@ -31,7 +32,7 @@ from imagegate.usecases.maintenance import GarbageCollector
 from imagegate.usecases.observer import Observer
 from imagegate.usecases.offload import Offload
 from imagegate.usecases.planning import Planner
-from imagegate.usecases.ports import ChangeFeed, SchemaStore
+from imagegate.usecases.ports import ChangeFeed, MetricsShare, SchemaStore
 from imagegate.usecases.sessions import Sessions
 from imagegate.usecases.tokens import Tokens
 from imagegate.usecases.variants import Variants
@@ -58,6 +59,7 @@ class Imagegate:
     clock: Clock
     caches: Caches
     changes: ChangeFeed
+    metrics_share: MetricsShare
 
     def migrate(self) -> None:
         """Create or upgrade the database's schema (idempotent; one process at a time)."""
@@ -175,6 +177,11 @@ def build(settings: Settings, clock: Clock = time.time) -> Imagegate:
         clock=clock,
         caches=caches,
         changes=changes,
+        metrics_share=(
+            DirectoryShare(settings.metrics_dir)
+            if settings.metrics_dir is not None
+            else SoloShare()
+        ),
     )
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -22,10 +25,6 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
 ) -> None:
     """Serve the API and image delivery on one port (granian)."""
-    from granian import Granian
-    from granian.constants import HTTPModes, Interfaces
-    from granian.http import HTTP1Settings
-
     from imagegate.assembly import check_safety
     from imagegate.core.errors import UnsafeConfiguration
     from imagegate.variables import unknown_variables
@@ -48,8 +47,24 @@ def serve(
         }
     )
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+    pooled = None
+    if configured.metrics_dir is None:  # the workers of this node pool their counts here
+        pooled = Path(tempfile.mkdtemp(prefix="imagegate-metrics-"))
+        os.environ["IMAGEGATE_METRICS_DIR"] = str(pooled)
     base = configured.resolved_public_url()
     console.print(f"imagegate on {base}  (API {base}/docs, health {base}/healthz)")
+    try:
+        _run(configured)
+    finally:
+        if pooled is not None:
+            shutil.rmtree(pooled, ignore_errors=True)
+
+
+def _run(configured: Settings) -> None:
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+
     Granian(
         "imagegate.web.app:app_from_env",
         address=configured.host,

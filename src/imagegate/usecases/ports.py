@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from imagegate.core.listing import Cursor, MetaFilter
 from imagegate.core.models import (
@@ -369,3 +369,15 @@ class ChangeFeed(Protocol):
 
     def close(self) -> None:
         """Stop listening (within a second); idempotent."""
+
+
+class MetricsShare(Protocol):
+    """Where the worker processes of one node pool what they counted, so a scrape that
+    reaches any one of them reports the whole node."""
+
+    def publish(self, counts: dict[str, Any]) -> None:
+        """Record this process's counts (JSON-able), replacing what it recorded before."""
+
+    def gather(self) -> list[tuple[dict[str, Any], bool]]:
+        """What every worker of the node recorded, with whether it still runs (a worker
+        that died keeps its counts: counters never go back). Empty when not shared."""
