@@ -19,6 +19,8 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from databases import own_database
+from harness import jpeg
 from imagegate.assembly import Imagegate, build
 from imagegate.core.errors import (
     AccessDenied,
@@ -30,8 +32,6 @@ from imagegate.core.errors import (
 from imagegate.core.models import Account, Scope
 from imagegate.core.signing import sign_url
 from imagegate.settings import Settings
-from databases import own_database
-from harness import jpeg
 
 pytestmark = pytest.mark.postgres
 
@@ -193,7 +193,10 @@ def test_propagation_times_over_fifty_changes(nodes: tuple[Node, Node, str]) -> 
         times.append(seen_within(b, url, expected, "privacy flipped"))
     times.sort()
     p50, worst = statistics.median(times), times[-1]
-    print(f"\npropagation over {len(times)} changes: p50 {p50 * 1000:.1f} ms, max {worst * 1000:.1f} ms")
+    print(
+        f"\npropagation over {len(times)} changes: "
+        f"p50 {p50 * 1000:.1f} ms, max {worst * 1000:.1f} ms"
+    )
     assert worst < WITHIN
     assert p50 < 0.1
 

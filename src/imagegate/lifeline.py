@@ -30,9 +30,10 @@ def die_with_parent() -> None:
     """Make this worker process end when its parent does. Only a worker (a process that
     ``multiprocessing`` started, as granian does): a server run as one plain process
     keeps the usual behaviour of outliving the shell that started it."""
-    if multiprocessing.parent_process() is None:
+    spawner = multiprocessing.parent_process()
+    if spawner is None or spawner.pid is None:
         return
-    parent = os.getppid()
+    parent = spawner.pid  # not os.getppid(): the parent may have died already
     if sys.platform.startswith("linux") and _pdeathsig():
         if os.getppid() != parent:  # the parent died before the kernel was told
             os.kill(os.getpid(), signal.SIGKILL)
