@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -27,12 +28,11 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def metric(text: str, name: str, **labels: str) -> float:
+    """The value of one series; every series carries the node's name (by default the
+    hostname) besides ``labels``."""
+    labels = {"node": socket.gethostname(), **labels}
     wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    pattern = (
-        rf"^{re.escape(name)}(\{{{re.escape(wanted)}\}})? ([0-9.e+-]+)$"
-        if labels
-        else (rf"^{re.escape(name)} ([0-9.e+-]+)$")
-    )
+    pattern = rf"^{re.escape(name)}\{{{re.escape(wanted)}\}} ([0-9.e+-]+)$"
     for line in text.splitlines():
         match = re.match(pattern, line)
         if match:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -37,6 +38,17 @@ class Settings(BaseSettings):
         None,
         min_length=16,
         description="Bearer token /metrics asks for (16+ characters); unset, /metrics is off.",
+    )
+    node_name: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        max_length=200,
+        description="Names this node in the node label of every metric; default the hostname.",
+    )
+    metrics_dir: Path | None = Field(
+        None,
+        description="Directory where the workers of one node pool their metrics; imagegate "
+        "serve makes a fresh one for its workers. Unset: each process reports alone.",
     )
     http: Literal["1", "2", "auto"] = Field(
         "1", description="HTTP version served: 1 (fastest), 2, or auto-detect per connection."
@@ -100,6 +112,13 @@ class Settings(BaseSettings):
     )
     metadata_cache_ttl: float = Field(
         1.0, ge=0, le=60, description="Seconds a worker may reuse what it read about an image."
+    )
+    metadata_cache_ttl_notified: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="Seconds a worker may reuse what it read while PostgreSQL's change feed "
+        "tells it of every change (never less than metadata_cache_ttl).",
     )
     avif_max_side: int = Field(
         1200, ge=0, description="Largest output side encoded as AVIF; larger falls back to WebP."

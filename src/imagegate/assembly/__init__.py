@@ -13,6 +13,8 @@ from imagegate.adapters import imaging
 from imagegate.adapters.fetch import Fetcher, FetchPolicy
 from imagegate.adapters.keyseal import KeySeal
 from imagegate.adapters.metadata import SqlMetadata
+from imagegate.adapters.metadata.changes import LocalChangeFeed, PgChangeFeed
+from imagegate.adapters.metrics_share import DirectoryShare, SoloShare
 from imagegate.adapters.storage import open_blob_store
 from imagegate.adapters.storage.variant_cache import LocalVariantCache
 from imagegate.core.errors import UnsafeConfiguration
@@ -30,7 +32,7 @@ from imagegate.usecases.maintenance import GarbageCollector
 from imagegate.usecases.observer import Observer
 from imagegate.usecases.offload import Offload
 from imagegate.usecases.planning import Planner
-from imagegate.usecases.ports import SchemaStore
+from imagegate.usecases.ports import ChangeFeed, MetricsShare, SchemaStore
 from imagegate.usecases.sessions import Sessions
 from imagegate.usecases.tokens import Tokens
 from imagegate.usecases.variants import Variants
@@ -55,18 +57,32 @@ class Imagegate:
     offload: Offload
     schema: SchemaStore
     clock: Clock
+    caches: Caches
+    changes: ChangeFeed
+    metrics_share: MetricsShare
 
     def migrate(self) -> None:
-        """Create or upgrade the database's schema (idempotent)."""
+        """Create or upgrade the database's schema (idempotent; one process at a time)."""
         self.schema.migrate()
 
+    def follow_changes(self) -> None:
+        """Listen for the changes other processes make (a server does; commands need not)."""
+        self.caches.listen()
+
     def close(self) -> None:
+        self.changes.close()
         self.schema.close()
 
 
 def build(settings: Settings, clock: Clock = time.time) -> Imagegate:
     """Build imagegate from ``settings``; nothing is connected or written until used."""
-    store = SqlMetadata.open(settings.resolved_database_url())
+    database_url = settings.resolved_database_url()
+    store = SqlMetadata.open(database_url)
+    changes: ChangeFeed = (
+        PgChangeFeed(store.database, database_url)
+        if store.database.dialect == "postgresql"
+        else LocalChangeFeed()
+    )
     blobs = open_blob_store(settings.resolved_blob_url())
     processor = imaging.Processor(
         imaging.Limits(
@@ -82,6 +98,8 @@ def build(settings: Settings, clock: Clock = time.time) -> Imagegate:
         LocalVariantCache(settings.data_dir / "variants", settings.variant_cache_bytes),
         memory_bytes=settings.memory_cache_bytes,
         context_ttl=settings.metadata_cache_ttl,
+        feed=changes,
+        notified_ttl=settings.metadata_cache_ttl_notified,
     )
     observer = Observer(memory_size=lambda: caches.memory.size)
     offload = Offload(
@@ -157,6 +175,13 @@ def build(settings: Settings, clock: Clock = time.time) -> Imagegate:
         offload=offload,
         schema=store.database,
         clock=clock,
+        caches=caches,
+        changes=changes,
+        metrics_share=(
+            DirectoryShare(settings.metrics_dir)
+            if settings.metrics_dir is not None
+            else SoloShare()
+        ),
     )
 
 

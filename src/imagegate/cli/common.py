@@ -65,13 +65,20 @@ def settings(data_dir: Path | None, **overrides: Any) -> Settings:
 
 
 @contextmanager
-def open_store(data_dir: Path | None) -> Iterator[Imagegate]:
-    """imagegate over the store in ``data_dir`` (or the configured database), migrated."""
+def open_store(data_dir: Path | None, *, migrate: bool | None = None) -> Iterator[Imagegate]:
+    """imagegate over the store in ``data_dir`` (or the configured database), its schema
+    current: migrated if ``migrate`` (None: if it is the embedded database), else the
+    command fails (exit 2) naming ``imagegate migrate``. See
+    :meth:`~imagegate.usecases.health.Health.require_current_schema`."""
     from imagegate.assembly import build
+    from imagegate.core.errors import SchemaMismatch
 
     gate = build(settings(data_dir))
     try:
-        gate.migrate()
+        try:
+            run(lambda: gate.health.require_current_schema(migrate=migrate))
+        except SchemaMismatch as exc:
+            fail(str(exc), code=2)
         yield gate
     finally:
         gate.close()

@@ -29,8 +29,10 @@ def doctor(data_dir: DataDir = None) -> None:
 
 
 def migrate(data_dir: DataDir = None) -> None:
-    """Create or upgrade the database's schema to the one this version expects."""
-    with open_store(data_dir) as gate:
+    """Create or upgrade the database's schema to the one this version expects. Safe to run
+    from many nodes at once: one migrates, under a database lock, the others wait and find
+    nothing left to do. Refuses a schema newer than this version knows."""
+    with open_store(data_dir, migrate=True) as gate:
         status = gate.health.schema_status()
     console.print(f"schema at {status.current}; up to date")
 

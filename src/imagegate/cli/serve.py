@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from imagegate.cli.common import DataDir, console, err, fail, settings
 from imagegate.private_files import make_dirs
+
+if TYPE_CHECKING:
+    from imagegate.settings import Settings
 
 
 def serve(
@@ -19,10 +25,6 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
 ) -> None:
     """Serve the API and image delivery on one port (granian)."""
-    from granian import Granian
-    from granian.constants import HTTPModes, Interfaces
-    from granian.http import HTTP1Settings
-
     from imagegate.assembly import check_safety
     from imagegate.core.errors import UnsafeConfiguration
     from imagegate.variables import unknown_variables
@@ -35,6 +37,7 @@ def serve(
     except UnsafeConfiguration as exc:
         fail(str(exc), code=2)
     make_dirs(configured.data_dir)
+    check_schema(configured)
     os.environ.update(
         {
             "IMAGEGATE_DATA_DIR": str(configured.data_dir.resolve()),
@@ -44,8 +47,24 @@ def serve(
         }
     )
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+    pooled = None
+    if configured.metrics_dir is None:  # the workers of this node pool their counts here
+        pooled = Path(tempfile.mkdtemp(prefix="imagegate-metrics-"))
+        os.environ["IMAGEGATE_METRICS_DIR"] = str(pooled)
     base = configured.resolved_public_url()
     console.print(f"imagegate on {base}  (API {base}/docs, health {base}/healthz)")
+    try:
+        _run(configured)
+    finally:
+        if pooled is not None:
+            shutil.rmtree(pooled, ignore_errors=True)
+
+
+def _run(configured: Settings) -> None:
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+
     Granian(
         "imagegate.web.app:app_from_env",
         address=configured.host,
@@ -57,6 +76,24 @@ def serve(
         factory=True,
         log_access=False,
     ).serve()
+
+
+def check_schema(configured: Settings) -> None:
+    """Refuse (exit 2) a schema this version cannot serve, before a worker starts: older
+    on a shared database (``imagegate migrate`` first), or newer. The embedded database is
+    migrated here, under its lock."""
+    from imagegate.assembly import build
+    from imagegate.core.errors import ImagegateError, SchemaMismatch
+
+    gate = build(configured)
+    try:
+        gate.health.require_current_schema()
+    except SchemaMismatch as exc:
+        fail(f"refusing to serve: {exc}", code=2)
+    except ImagegateError as exc:
+        fail(f"refusing to serve: {exc.message}; check IMAGEGATE_DATABASE_URL", code=2)
+    finally:
+        gate.close()
 
 
 def register(app: typer.Typer) -> None:

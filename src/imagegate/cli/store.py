@@ -55,7 +55,7 @@ def init(
     configured = settings(data_dir)
     data = configured.data_dir
     make_dirs(data)
-    with open_store(data_dir) as gate:
+    with open_store(data_dir, migrate=True) as gate:
         initialised = bool(gate.accounts.all())
         if admin_password is not None:
             gate.sessions.set_admin_password(admin_password)

@@ -139,6 +139,11 @@ class UnsafeConfiguration(ValueError):
     """The server refuses to start: the settings would let private images leak."""
 
 
+class SchemaMismatch(ValueError):
+    """The database's schema is not the one this version's code expects: older (run
+    ``imagegate migrate``) or newer (this node runs an older imagegate)."""
+
+
 # --- Delivery -----------------------------------------------------------------------------
 
 

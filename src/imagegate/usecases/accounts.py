@@ -17,7 +17,7 @@ from imagegate.usecases.caches import Caches
 from imagegate.usecases.clock import Clock, utc
 from imagegate.usecases.keys import Keys
 from imagegate.usecases.ports import AccountStore, VariantStore
-from imagegate.usecases.records import AccountChanges
+from imagegate.usecases.records import AccountChanges, Change
 from imagegate.usecases.tokens import Tokens
 
 
@@ -108,8 +108,8 @@ class Accounts:
         changes = AccountChanges(
             flexible_variants=flexible_variants, browser_ttl=browser_ttl, keep_gps=keep_gps
         )
-        updated = self.store.update(account.id, changes)
+        with self.caches.changing(Change.account(account.id)):
+            updated = self.store.update(account.id, changes)
         if updated is None:
             raise Forbidden()
-        self.caches.forget_metadata()
         return updated

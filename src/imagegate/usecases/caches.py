@@ -3,20 +3,31 @@
 Two in-process caches, bounded and thread-safe (each worker process has its own): rendered
 bytes by cache key (:class:`MemoryLRU`), and what the delivery path read about an image, for a
 short time (:class:`TtlCache`). :class:`Caches` holds them with the rendered-variant cache
-behind them, and is what every write that changes what is served tells to forget.
+behind them, and is what every write that changes what is served goes through
+(:meth:`Caches.changing`): the write's :class:`~imagegate.usecases.records.Change` is
+announced on the change feed, so every other process forgets exactly what it concerns, and
+applied here at once.
+
+How long a delivery context may be reused depends on the feed: while changes from other
+processes reach this one, ``metadata_cache_ttl_notified``; otherwise (SQLite, or the feed's
+connection lost) ``metadata_cache_ttl``, after forgetting everything read so far.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 from imagegate.core.ids import image_digest
-from imagegate.usecases.ports import VariantCache
-from imagegate.usecases.records import CacheKey
+from imagegate.usecases.ports import ChangeFeed, VariantCache
+from imagegate.usecases.records import CacheKey, Change
+
+log = logging.getLogger("imagegate.caches")
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -72,6 +83,8 @@ class TtlCache(Generic[K, V]):
         self.clock = clock
         self._items: OrderedDict[K, tuple[float, V]] = OrderedDict()
         self._lock = threading.Lock()
+        #: Moves on every forgetting: a value read before it moved may be stale.
+        self.generation = 0
 
     def get(self, key: K) -> V | None:
         if self.ttl <= 0:
@@ -85,10 +98,14 @@ class TtlCache(Generic[K, V]):
                 return None
             return found[1]
 
-    def put(self, key: K, value: V) -> None:
+    def put(self, key: K, value: V, read_at: int | None = None) -> None:
+        """Keep ``value``; with ``read_at`` (the :attr:`generation` seen before it was read),
+        only if nothing was forgotten since, which would make it possibly stale."""
         if self.ttl <= 0:
             return
         with self._lock:
+            if read_at is not None and read_at != self.generation:
+                return
             self._items[key] = (self.clock() + self.ttl, value)
             self._items.move_to_end(key)
             while len(self._items) > self.max_items:
@@ -96,31 +113,102 @@ class TtlCache(Generic[K, V]):
 
     def clear(self) -> None:
         with self._lock:
+            self.generation += 1
             self._items.clear()
+
+    def discard(self, matches: Callable[[K, V], bool]) -> None:
+        """Forget every entry whose key and value ``matches``."""
+        with self._lock:
+            self.generation += 1
+            for key in [k for k, (_, v) in self._items.items() if matches(k, v)]:
+                del self._items[key]
+
+
+#: (account hash, image id, variant name or None for options in the URL)
+ContextKey = tuple[str, str, str | None]
 
 
 class Caches:
-    """The memory and rendered-variant caches, and the delivery contexts, of one process."""
+    """The memory and rendered-variant caches, and the delivery contexts, of one process,
+    and the change feed that keeps them true."""
 
-    def __init__(self, variants: VariantCache, memory_bytes: int, context_ttl: float) -> None:
+    def __init__(
+        self,
+        variants: VariantCache,
+        memory_bytes: int,
+        context_ttl: float,
+        *,
+        feed: ChangeFeed,
+        notified_ttl: float | None = None,
+    ) -> None:
         self.variants = variants
         self.memory: MemoryLRU[CacheKey] = MemoryLRU(memory_bytes)
-        #: (account hash, image id, variant name) -> the delivery use case's ``Resolved``
-        self.contexts: TtlCache[tuple[str, str, str | None], Any] = TtlCache(context_ttl)
+        #: The delivery use case's ``Resolved`` values: each says its ``account_id``.
+        self.contexts: TtlCache[ContextKey, Any] = TtlCache(context_ttl)
+        self.feed = feed
+        self.fallback_ttl = context_ttl
+        self.notified_ttl = max(context_ttl, notified_ttl or 0.0)
+        self.changes_received = 0
+
+    # --- writes -------------------------------------------------------------------------------
+
+    @contextmanager
+    def changing(self, change: Change) -> Iterator[None]:
+        """Wrap the one store write that makes ``change``: announced with it to every other
+        process, and applied here once it is committed."""
+        with self.feed.announcing(change):
+            yield
+        self.apply(change)
+
+    def apply(self, change: Change) -> None:
+        """Forget exactly what ``change`` makes stale: delivery contexts, and renders when
+        it says so (this node's memory and disk; a shared tier is purged by the writer)."""
+        account, subject = change.account_id, change.subject
+        if change.kind == "image":
+            self.contexts.discard(lambda k, v: k[1] == subject and v.account_id == account)
+            if change.renders:
+                self.purge_image(account, subject)
+        elif change.kind == "variant":
+            self.contexts.discard(lambda k, v: k[2] == subject and v.account_id == account)
+            self.purge_variant(account, subject)
+        else:
+            self.contexts.discard(lambda _k, v: v.account_id == account)
+
+    # --- the feed -----------------------------------------------------------------------------
+
+    def listen(self) -> None:
+        """Follow the changes other processes make (idempotent)."""
+        self.feed.listen(self._received, self._reached)
+
+    def _received(self, change: Change) -> None:
+        self.changes_received += 1
+        try:
+            self.apply(change)
+        except Exception:  # a disk that refuses a purge must not stop the feed
+            log.exception("could not apply a change fully; forgetting every context")
+            self.contexts.clear()
+
+    def _reached(self, reached: bool) -> None:
+        if reached:  # listening now: anything read before may have missed a change
+            self.contexts.clear()
+            self.contexts.ttl = self.notified_ttl
+        else:  # shorten first, so nothing read from now on outlives the fallback TTL
+            self.contexts.ttl = self.fallback_ttl
+            self.contexts.clear()
+
+    # --- this process only --------------------------------------------------------------------
 
     def forget_metadata(self) -> None:
-        """An account, key, token or image record changed: read it again next time."""
+        """Something read about an image proved stale: read everything again next time."""
         self.contexts.clear()
 
     def purge_image(self, account_id: str, image_id: str) -> None:
-        """An image changed or went: drop what was read about it and every render of it."""
+        """Drop every render of an image held by this node."""
         digest = image_digest(image_id)
-        self.contexts.clear()
         self.memory.discard(lambda k: k.account_id == account_id and k.image_digest == digest)
         self.variants.purge_image(account_id, digest)
 
     def purge_variant(self, account_id: str, variant: str) -> None:
-        """A named variant changed or went: drop every render made for it."""
-        self.contexts.clear()
+        """Drop every render made for a named variant held by this node."""
         self.memory.discard(lambda k: k.account_id == account_id and k.variant == variant)
         self.variants.purge_variant(account_id, variant)

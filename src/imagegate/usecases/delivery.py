@@ -49,6 +49,10 @@ class Resolved:
     ctx: DeliveryContext
     keys: tuple[tuple[str, bytes], ...]
 
+    @property
+    def account_id(self) -> str:
+        return self.ctx.account.id
+
 
 class Delivery:
     def __init__(
@@ -177,6 +181,7 @@ class Delivery:
 
     def load_context(self, path: DeliveryPath) -> Resolved:
         variant = None if looks_flexible(path.last) else path.last
+        read_at = self.caches.contexts.generation  # a change seen meanwhile: keep nothing
         ctx = self.contexts.context(path.account_hash, path.image_id, variant)
         if ctx is None:
             raise UnknownAccountHash()
@@ -189,7 +194,7 @@ class Delivery:
             ),
         )
         if ctx.image is not None:
-            self.caches.contexts.put(_context_key(path), resolved)
+            self.caches.contexts.put(_context_key(path), resolved, read_at)
         return resolved
 
     def from_disk(self, plan: Plan) -> bytes | None:

@@ -26,6 +26,7 @@ from imagegate.usecases.caches import Caches
 from imagegate.usecases.clock import Clock, utc
 from imagegate.usecases.images import Images
 from imagegate.usecases.ports import ImageStore
+from imagegate.usecases.records import Change
 
 DEFAULT_WINDOW = timedelta(minutes=30)
 MIN_WINDOW = timedelta(minutes=2)
@@ -92,11 +93,11 @@ class DirectUploads:
         token_hash = ids.sha256_hex(secret)
         draft = self._open_draft(token_hash)
         original = self.images.store_original(draft.account_id, data, filename)
-        done = self.store.complete_upload(token_hash, epoch_ms(utc(self.clock)), original)
+        with self.caches.changing(Change.image(draft.account_id, draft.id)):  # no longer a draft
+            done = self.store.complete_upload(token_hash, epoch_ms(utc(self.clock)), original)
         if done is None:  # another request won, or the window closed meanwhile
             self.images.blobs.delete(original.blob_key)
             raise UploadUrlGone()
-        self.caches.forget_metadata()
         return replace(done, upload_expires=None)
 
     def _open_draft(self, token_hash: str) -> Image:

@@ -3,7 +3,7 @@ writable, and the schema is the one the code expects. Read only: nothing here wr
 
 from __future__ import annotations
 
-from imagegate.core.errors import ImagegateError
+from imagegate.core.errors import ImagegateError, SchemaMismatch
 from imagegate.usecases.ports import BlobStore, SchemaStore
 from imagegate.usecases.records import SchemaStatus
 
@@ -26,4 +26,30 @@ class Health:
 
     def schema_status(self) -> SchemaStatus:
         """Where the database's schema stands (raises ``StorageError`` if it cannot say)."""
+        return self.schema.schema_status()
+
+    def require_current_schema(self, *, migrate: bool | None = None) -> SchemaStatus:
+        """Make sure the schema is the one the code expects before serving or writing.
+
+        An older schema is migrated (under the database's lock) when ``migrate`` says so;
+        None means: the embedded database yes (one node owns it, and an upgrade should
+        just work), a shared one no (``imagegate migrate`` is a step of its own, so
+        nodes of different versions never change the schema under each other). Raises
+        ``SchemaMismatch`` for an older schema left alone, and always for a newer one."""
+        status = self.schema.schema_status()
+        if status.up_to_date:
+            return status
+        if status.newer:
+            raise SchemaMismatch(
+                f"the database's schema is at {status.current}, newer than this version of "
+                f"imagegate knows (it expects {status.head}): run the newer version"
+            )
+        if migrate is None:
+            migrate = self.schema.embedded
+        if not migrate:
+            raise SchemaMismatch(
+                f"the database's schema is at {status.current or 'nothing (empty)'}, this "
+                f"version of imagegate expects {status.head}: run `imagegate migrate` first"
+            )
+        self.schema.migrate()
         return self.schema.schema_status()

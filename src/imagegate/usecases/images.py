@@ -27,7 +27,7 @@ from imagegate.usecases.caches import Caches
 from imagegate.usecases.clock import Clock, utc
 from imagegate.usecases.observer import Observer
 from imagegate.usecases.ports import BlobStore, ImageProcessor, ImageStore, UrlFetcher
-from imagegate.usecases.records import ImageChanges, StoredOriginal
+from imagegate.usecases.records import Change, ImageChanges, StoredOriginal
 
 MAX_METADATA_BYTES = 1024
 MAX_CREATOR = 1024
@@ -246,20 +246,19 @@ class Images:
             check_metadata(meta)
         check_creator(creator)
         changes = ImageChanges(require_signed_urls, meta, creator)
-        image = self.store.update(account.id, image_id, changes)
+        # access changed: its renders go too (they were made under the old access)
+        change = Change.image(account.id, image_id, renders=require_signed_urls is not None)
+        with self.caches.changing(change):
+            image = self.store.update(account.id, image_id, changes)
         if image is None:
             raise ImageNotFound()
-        if require_signed_urls is not None:
-            self.caches.purge_image(account.id, image_id)  # access changed: purge copies
-        else:
-            self.caches.forget_metadata()
         return image
 
     def delete(self, account: Account, image_id: str) -> None:
         """Delete the record, every render of it, and its bytes."""
-        image = self.store.delete(account.id, image_id)
+        with self.caches.changing(Change.image(account.id, image_id, renders=True)):
+            image = self.store.delete(account.id, image_id)
         if image is None:
             raise ImageNotFound()
-        self.caches.purge_image(account.id, image_id)
         if image.blob_key:
             self.blobs.delete(image.blob_key)

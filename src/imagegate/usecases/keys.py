@@ -24,6 +24,7 @@ from imagegate.core.signing import sign_url
 from imagegate.usecases.caches import Caches
 from imagegate.usecases.clock import Clock, utc
 from imagegate.usecases.ports import AccountStore, ImageStore, KeySealer, KeyStore, VariantStore
+from imagegate.usecases.records import Change
 
 
 class Keys:
@@ -72,14 +73,14 @@ class Keys:
                 f"An account has at most {MAX_SIGNING_KEYS} signing keys: "
                 "delete one before adding another"
             ) from None
-        self.caches.forget_metadata()
         return self.all(account)
 
     def delete(self, account: Account, name: str) -> list[SigningKey]:
         """Delete ``name``; when the last key goes, a new ``default`` is made. All keys after."""
-        if not self.store.delete(account.id, name):
+        with self.caches.changing(Change.account(account.id)):
+            deleted = self.store.delete(account.id, name)
+        if not deleted:
             raise KeyNotFound()
-        self.caches.forget_metadata()
         keys = self.all(account)
         return keys or [self.create(account.id, "default")]
 
@@ -87,7 +88,8 @@ class Keys:
         """A fresh random key, stored sealed; returned readable."""
         key = SigningKey(name, ids.new_signing_key_value(), utc(self.clock))
         sealed = replace(key, value=self.sealer.seal(key.value, account_id, name))
-        self.store.put(account_id, sealed, max_keys=max_keys)
+        with self.caches.changing(Change.account(account_id)):  # new, or a new value
+            self.store.put(account_id, sealed, max_keys=max_keys)
         return key
 
     def seal_all(self) -> int:

@@ -11,6 +11,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 #: Rendered-variant lookups: found in this process's memory, on disk, or rendered.
 LOOKUPS = ("memory_hit", "disk_hit", "render")
@@ -25,6 +26,40 @@ class Snapshot:
     uploads: int = 0
     upload_bytes: int = 0
     memory_cache_bytes: int = 0
+
+    def as_counts(self) -> dict[str, Any]:
+        """The snapshot as JSON-able values (to pool with the node's other workers)."""
+        return {
+            "verifications": [[o, k, n] for (o, k), n in sorted(self.verifications.items())],
+            "lookups": dict(self.lookups),
+            "uploads": self.uploads,
+            "upload_bytes": self.upload_bytes,
+            "memory_cache_bytes": self.memory_cache_bytes,
+        }
+
+    @classmethod
+    def summed(cls, parts: list[tuple[dict[str, Any], bool]]) -> Snapshot:
+        """The node's counts from its workers' :meth:`as_counts` and whether each still
+        runs: counters summed over all of them, the memory gauge over the live ones."""
+        verifications: Counter[tuple[str, str]] = Counter()
+        lookups: Counter[str] = Counter()
+        uploads = upload_bytes = memory = 0
+        for counts, alive in parts:
+            for outcome, key, n in counts.get("verifications", []):
+                verifications[(str(outcome), str(key))] += int(n)
+            for name, n in counts.get("lookups", {}).items():
+                lookups[str(name)] += int(n)
+            uploads += int(counts.get("uploads", 0))
+            upload_bytes += int(counts.get("upload_bytes", 0))
+            if alive:
+                memory += int(counts.get("memory_cache_bytes", 0))
+        return cls(
+            verifications=dict(verifications),
+            lookups={name: lookups.get(name, 0) for name in LOOKUPS},
+            uploads=uploads,
+            upload_bytes=upload_bytes,
+            memory_cache_bytes=memory,
+        )
 
 
 class Observer:

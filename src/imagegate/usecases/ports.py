@@ -1,6 +1,6 @@
 """The seams between the use cases and the outside world, as small Protocols: one per
 area of the metadata store, and one each for blobs, rendered variants, image processing,
-URL fetches and key sealing.
+URL fetches and key sealing, and the feed that tells every process of a change.
 
 Adapters implement these; the use cases depend on nothing else. Every method is
 synchronous and may block: the web layer runs them in worker threads. Adapters catch their
@@ -11,8 +11,9 @@ with the wrong account id finds nothing rather than another account's row.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 from imagegate.core.listing import Cursor, MetaFilter
 from imagegate.core.models import (
@@ -28,6 +29,7 @@ from imagegate.usecases.records import (
     AccountChanges,
     BlobRef,
     CacheKey,
+    Change,
     DeliveryContext,
     ImageChanges,
     Row,
@@ -43,7 +45,13 @@ class SchemaStore(Protocol):
     """The database itself."""
 
     def migrate(self) -> None:
-        """Create or upgrade the schema to the newest version. Idempotent; never loses a row."""
+        """Create or upgrade the schema to the newest version. Idempotent; never loses a row.
+        Runs under a database-wide lock: processes that migrate at once wait their turn,
+        and the later ones find nothing left to do."""
+
+    @property
+    def embedded(self) -> bool:
+        """True for the embedded database (SQLite), which one node owns."""
 
     def schema_status(self) -> SchemaStatus:
         """Where the schema stands, read without changing anything."""
@@ -340,6 +348,41 @@ class UrlFetcher(Protocol):
         """The bytes and a filename from the URL's path. Raises ``BadRequest`` (one answer
         for every refusal: a private address, a bad port, a redirect too many...) and
         ``PayloadTooLarge`` past the upload limit."""
+
+
+class ChangeFeed(Protocol):
+    """Tells every other process that serves the same database what changed, so each
+    forgets exactly what it read about it (PostgreSQL: ``LISTEN/NOTIFY``, typically within
+    milliseconds). A feed that reaches no other process (SQLite) leaves them to the
+    metadata TTL. Applying a change to the process that made it is the caller's job."""
+
+    def announcing(self, change: Change) -> AbstractContextManager[None]:
+        """Wrap exactly one store write: the change is sent inside that write's
+        transaction where the database allows it (so it goes if and only if the write
+        commits), otherwise right after the block. If the block raises, nothing is sent."""
+
+    def listen(self, on_change: Callable[[Change], None], on_reach: Callable[[bool], None]) -> None:
+        """Start delivering the changes other processes announce to ``on_change`` (from a
+        thread of the feed's own), and tell ``on_reach`` whether they reach this process:
+        True once listening (what was read before may be stale: forget it), False when
+        the feed is lost (fall back to the TTL; the feed reconnects by itself, with
+        backoff, and says True again). Idempotent; never raises for an unreachable
+        database (it keeps trying)."""
+
+    def close(self) -> None:
+        """Stop listening (within a second); idempotent."""
+
+
+class MetricsShare(Protocol):
+    """Where the worker processes of one node pool what they counted, so a scrape that
+    reaches any one of them reports the whole node."""
+
+    def publish(self, counts: dict[str, Any]) -> None:
+        """Record this process's counts (JSON-able), replacing what it recorded before."""
+
+    def gather(self) -> list[tuple[dict[str, Any], bool]]:
+        """What every worker of the node recorded, with whether it still runs (a worker
+        that died keeps its counts: counters never go back). Empty when not shared."""
 
 
 # --- moving a store --------------------------------------------------------------------------

@@ -63,10 +63,16 @@ class SchemaStatus:
 
     current: str | None
     head: str
+    #: False when ``current`` is a revision this code does not know: a newer version's.
+    known: bool = True
 
     @property
     def up_to_date(self) -> bool:
         return self.current == self.head
+
+    @property
+    def newer(self) -> bool:
+        return self.current is not None and not self.known
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +115,37 @@ class StoredSession:
     created_ms: int
     expires_ms: int
     key_access: bool = False  # may see and use signing-key values
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A write every process that serves the account must know of at once: what it read
+    about ``subject`` may no longer be true. ``kind`` says what ``subject`` names:
+
+    - ``account``: the account itself, its settings or its signing keys (subject empty);
+    - ``image``: the image whose id is ``subject``;
+    - ``variant``: the named variant ``subject``.
+
+    ``renders`` is true when rendered copies must go too (access, deletion, options)."""
+
+    kind: str
+    account_id: str
+    subject: str = ""
+    renders: bool = False
+
+    KINDS = ("account", "image", "variant")
+
+    @classmethod
+    def account(cls, account_id: str) -> Change:
+        return cls("account", account_id)
+
+    @classmethod
+    def image(cls, account_id: str, image_id: str, *, renders: bool = False) -> Change:
+        return cls("image", account_id, image_id, renders)
+
+    @classmethod
+    def variant(cls, account_id: str, name: str) -> Change:
+        return cls("variant", account_id, name, True)
 
 
 #: One row of a table, column by column, as the database gives it back (moving a store).

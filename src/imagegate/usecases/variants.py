@@ -17,6 +17,7 @@ from imagegate.core.models import Account, Variant, VariantOptions
 from imagegate.core.options import InvalidOptions, named_options, override
 from imagegate.usecases.caches import Caches
 from imagegate.usecases.ports import VariantStore
+from imagegate.usecases.records import Change
 
 MAX_VARIANTS = 100
 
@@ -82,15 +83,16 @@ class Variants:
         options not sent keep their value. ``never_require`` None leaves that flag alone."""
         base = self.get(account, name).options if keep_others else None
         checked = self.options(options, base)
-        variant = self.store.update(account.id, name, checked, never_require)
+        with self.caches.changing(Change.variant(account.id, name)):
+            variant = self.store.update(account.id, name, checked, never_require)
         if variant is None:
             raise VariantNotFound()
-        self.caches.purge_variant(account.id, name)
         return variant
 
     def delete(self, account: Account, name: str) -> None:
         if name == "public":
             raise BadRequest("The public variant cannot be deleted")
-        if not self.store.delete(account.id, name):
+        with self.caches.changing(Change.variant(account.id, name)):
+            deleted = self.store.delete(account.id, name)
+        if not deleted:
             raise VariantNotFound()
-        self.caches.purge_variant(account.id, name)

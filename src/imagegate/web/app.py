@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from imagegate.assembly import Imagegate, build, check_safety
 from imagegate.core.errors import ImagegateError
+from imagegate.lifeline import die_with_parent
 from imagegate.settings import Settings
 from imagegate.web import api_docs
 from imagegate.web.api import direct, images, keys, listing, variants
@@ -26,6 +27,7 @@ from imagegate.web.deadlines import BodyDeadline
 from imagegate.web.delivery import DeliveryHandler
 from imagegate.web.errors import install_api_errors
 from imagegate.web.observe import (
+    ImagegateCollector,
     Latency,
     Observed,
     configure_logging,
@@ -51,6 +53,7 @@ API_PREFIXES = (
     "/dashboard",
 )
 KEY_USAGE_FLUSH_SECONDS = 5.0
+METRICS_SHARE_SECONDS = 1.0  # how stale another worker's counts may be in a scrape
 
 
 class Dispatch:
@@ -98,18 +101,24 @@ def create_app(settings: Settings, gate: Imagegate | None = None) -> ASGIApp:
     """The ASGI app over ``gate`` (built from ``settings`` when not given)."""
     check_safety(settings)
     gate = gate or build(settings)
+    latency = Latency()
+    collector = ImagegateCollector(gate.observer, latency, gate.metrics_share, settings.node_name)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await gate.offload.io(gate.migrate)
+        await gate.offload.io(gate.health.require_current_schema)
+        gate.follow_changes()
         await gate.offload.io(gate.gc.sweep_at_start)
         flusher = asyncio.create_task(_flush_key_usage(gate))
+        sharer = asyncio.create_task(_share_metrics(gate, collector))
         try:
             yield
         finally:
-            flusher.cancel()
-            with contextlib.suppress(BaseException):
-                await flusher
+            for task in (flusher, sharer):
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+            collector.publish()
             with contextlib.suppress(ImagegateError):
                 await gate.offload.io(gate.delivery.flush_key_usage)
             gate.close()
@@ -130,8 +139,7 @@ def create_app(settings: Settings, gate: Imagegate | None = None) -> ASGIApp:
         api.include_router(router)
     install_api_errors(api)
     _install_health(api, gate)
-    latency = Latency()
-    registry = registry_for(gate.observer, latency)
+    registry = registry_for(collector)
 
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     api.add_api_route(
@@ -155,6 +163,12 @@ async def _flush_key_usage(gate: Imagegate) -> None:
             log.warning("could not record key usage; will retry")
 
 
+async def _share_metrics(gate: Imagegate, collector: ImagegateCollector) -> None:
+    while True:
+        await asyncio.sleep(METRICS_SHARE_SECONDS)
+        await gate.offload.io(collector.publish)
+
+
 def _install_health(api: FastAPI, gate: Imagegate) -> None:
     @api.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:
@@ -172,6 +186,8 @@ def _install_health(api: FastAPI, gate: Imagegate) -> None:
 
 
 def app_from_env() -> ASGIApp:
-    """Factory for servers started with an import string (granian, uvicorn --factory)."""
+    """Factory for servers started with an import string (granian, uvicorn --factory): in
+    a worker process, which ends when the process that started it does."""
+    die_with_parent()
     configure_logging()
     return create_app(Settings())

@@ -7,7 +7,9 @@ Request latency goes into fixed buckets by a bisect. Every response that lacks i
 request on the ``imagegate.access`` logger, with secrets redacted (:mod:`imagegate.web.redaction`):
 credential-named query parameters such as the ``sig`` of a signed URL or a ``token``, and the
 secret of a direct-upload URL; every other log line of a server goes through a redacting
-formatter. Each worker process counts for itself.
+formatter. Each worker process counts for itself, and the workers of a node pool their
+counts (a :class:`~imagegate.usecases.ports.MetricsShare`) so that a scrape reaching any one
+of them reports the whole node, every series labelled with the node's name.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imagegate.core.errors import MetricsOff, Unauthenticated
-from imagegate.usecases.observer import LOOKUPS, Observer
+from imagegate.usecases.observer import LOOKUPS, Observer, Snapshot
+from imagegate.usecases.ports import MetricsShare
 from imagegate.web.errors import api_response
 from imagegate.web.redaction import RedactingFormatter, redact_path, redact_query
 
@@ -66,63 +69,104 @@ class Latency:
         counts[bisect.bisect_left(BUCKETS, seconds)] += 1
         self.sums[key] += seconds
 
+    def as_counts(self) -> list[list[Any]]:
+        """``[kind, status, bucket counts, sum]`` rows (JSON-able, to pool with others)."""
+        return [[k, s, list(c), self.sums[(k, s)]] for (k, s), c in list(self.counts.items())]
+
+    @staticmethod
+    def summed(parts: list[list[list[Any]]]) -> Latency:
+        """The latencies of several processes, added up."""
+        total = Latency()
+        for rows in parts:
+            for kind, status, counts, seconds in rows:
+                key = (str(kind), str(status))
+                if len(counts) != len(BUCKETS) + 1:
+                    continue  # another version's buckets
+                mine = total.counts.setdefault(key, [0] * (len(BUCKETS) + 1))
+                for i, count in enumerate(counts):
+                    mine[i] += int(count)
+                total.sums[key] = total.sums.get(key, 0.0) + float(seconds)
+        return total
+
 
 class ImagegateCollector(Collector):
-    """What the observer counted, and the request latencies, as Prometheus families."""
+    """What the observer counted, and the request latencies, as Prometheus families: this
+    process's, summed with those the node's other workers shared."""
 
-    def __init__(self, observer: Observer, latency: Latency) -> None:
+    def __init__(self, observer: Observer, latency: Latency, share: MetricsShare, node: str):
         self.observer = observer
         self.latency = latency
+        self.share = share
+        self.node = node
+
+    def publish(self) -> None:
+        """Share this process's counts with the node's other workers."""
+        self.share.publish(self.counts())
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "observer": self.observer.snapshot().as_counts(),
+            "latency": self.latency.as_counts(),
+        }
 
     def collect(self) -> Iterator[Any]:
-        seen = self.observer.snapshot()
+        own = self.counts()
+        self.share.publish(own)
+        parts = self.share.gather() or [(own, True)]
+        seen = Snapshot.summed([(p.get("observer", {}), alive) for p, alive in parts])
+        latency = Latency.summed([p.get("latency", []) for p, _ in parts])
+        node = self.node
         verifications = CounterMetricFamily(
             "imagegate_signature_verifications",
             "Signature checks of private images, by outcome and by the key that matched.",
-            labels=["outcome", "key"],
+            labels=["node", "outcome", "key"],
         )
         for (outcome, key), count in sorted(seen.verifications.items()):
-            verifications.add_metric([outcome, key], count)
+            verifications.add_metric([node, outcome, key], count)
         yield verifications
 
         cache = CounterMetricFamily(
             "imagegate_variant_requests",
             "Rendered-variant lookups: memory_hit, disk_hit, or render (a miss).",
-            labels=["result"],
+            labels=["node", "result"],
         )
         for event in LOOKUPS:
-            cache.add_metric([event], seen.lookups.get(event, 0))
+            cache.add_metric([node, event], seen.lookups.get(event, 0))
         yield cache
 
-        yield CounterMetricFamily("imagegate_uploads", "Images uploaded.", value=seen.uploads)
-        yield CounterMetricFamily(
-            "imagegate_upload_bytes",
-            "Bytes of images uploaded.",
-            value=seen.upload_bytes,
+        uploads = CounterMetricFamily("imagegate_uploads", "Images uploaded.", labels=["node"])
+        uploads.add_metric([node], seen.uploads)
+        yield uploads
+        upload_bytes = CounterMetricFamily(
+            "imagegate_upload_bytes", "Bytes of images uploaded.", labels=["node"]
         )
+        upload_bytes.add_metric([node], seen.upload_bytes)
+        yield upload_bytes
         memory = GaugeMetricFamily(
-            "imagegate_memory_cache_bytes", "Bytes held by this process's variant memory cache."
+            "imagegate_memory_cache_bytes",
+            "Bytes held by the variant memory caches of the node's running workers.",
+            labels=["node"],
         )
-        memory.add_metric([], seen.memory_cache_bytes)
+        memory.add_metric([node], seen.memory_cache_bytes)
         yield memory
 
         histogram = HistogramMetricFamily(
             "imagegate_request_duration_seconds",
             "Time from request to the end of the response.",
-            labels=["kind", "status"],
+            labels=["node", "kind", "status"],
         )
-        for (kind, status), counts in sorted(self.latency.counts.items()):
+        for (kind, status), counts in sorted(latency.counts.items()):
             running, buckets = 0, []
             for bound, count in zip((*BUCKETS, float("inf")), counts, strict=True):
                 running += count
                 buckets.append(("+Inf" if bound == float("inf") else repr(bound), running))
-            histogram.add_metric([kind, status], buckets, self.latency.sums[(kind, status)])
+            histogram.add_metric([node, kind, status], buckets, latency.sums[(kind, status)])
         yield histogram
 
 
-def registry_for(observer: Observer, latency: Latency) -> CollectorRegistry:
+def registry_for(collector: ImagegateCollector) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ImagegateCollector(observer, latency))
+    registry.register(collector)
     return registry
 
 

@@ -8,11 +8,15 @@ run their queries through it and never see a driver exception.
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+import alembic.util
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -31,6 +35,8 @@ S = TypeVar("S")
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_FULL = 13  # "database or disk is full"; extended codes keep it in the low byte
 PG_DISK_FULL = "53100"
+#: The advisory lock ``imagegate migrate`` holds on PostgreSQL (any fixed 64-bit number).
+MIGRATION_LOCK = 0x1A6E6A7E_0001
 
 
 def translated(method: Callable[Concatenate[S, P], T]) -> Callable[Concatenate[S, P], T]:
@@ -101,12 +107,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _notify(conn: Connection, outbox: list[tuple[str, str]]) -> None:
+    for channel, payload in outbox:
+        conn.execute(
+            sa.text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": channel, "payload": payload},
+        )
+    outbox.clear()
+
+
 class Database:
     """The engine, its transactions and the schema (the :class:`~imagegate.usecases.ports.
     SchemaStore` port)."""
 
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
+        #: Notifications to send with the next transaction that commits in this context
+        #: (see :class:`~imagegate.adapters.metadata.changes.PgChangeFeed`).
+        self.outbox: ContextVar[list[tuple[str, str]] | None] = ContextVar(
+            f"imagegate_outbox_{id(self)}", default=None
+        )
 
     @property
     def dialect(self) -> str:
@@ -116,9 +136,57 @@ class Database:
     def tx(self) -> Iterator[Connection]:
         with self.engine.begin() as conn:
             yield conn
+            outbox = self.outbox.get()
+            if outbox:  # delivered if and only if this transaction commits
+                _notify(conn, outbox)
+
+    @translated
+    def notify(self, outbox: list[tuple[str, str]]) -> None:
+        """Send notifications (PostgreSQL) in a transaction of their own."""
+        with self.engine.begin() as conn:
+            _notify(conn, outbox)
+
+    @property
+    def embedded(self) -> bool:
+        return self.dialect == "sqlite"
 
     @translated
     def migrate(self) -> None:
+        with self._migration_lock():
+            self._migrate()
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """One migration at a time per database, across processes and machines.
+        PostgreSQL: a session advisory lock, held on a connection of its own (released when
+        it closes, even if this process dies). SQLite: an exclusive ``flock`` on a file
+        beside the database (released by the kernel when the process dies)."""
+        if self.dialect == "postgresql":
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+                try:
+                    yield
+                finally:
+                    conn.execute(
+                        sa.text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK}
+                    )
+                    conn.commit()
+            return
+        database = self.engine.url.database
+        if self.dialect != "sqlite" or not database or database == ":memory:":
+            yield
+            return
+        if database.startswith("file:"):
+            yield
+            return
+        fd = os.open(f"{database}.migrate-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _migrate(self) -> None:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.connect() as conn:
@@ -142,10 +210,17 @@ class Database:
 
     @translated
     def schema_status(self) -> SchemaStatus:
-        head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+        scripts = ScriptDirectory(str(MIGRATIONS))
+        head = scripts.get_current_head()
         with self.engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()
-        return SchemaStatus(current=current, head=head or "")
+        known = True
+        if current is not None:
+            try:
+                known = scripts.get_revision(current) is not None
+            except alembic.util.CommandError:
+                known = False
+        return SchemaStatus(current=current, head=head or "", known=known)
 
     @translated
     def ping(self) -> None:
