@@ -12,7 +12,9 @@ from imagegate.usecases.ports import BlobStore
 def open_blob_store(url: str) -> BlobStore:
     """The blob store at ``url``: ``s3://bucket[/prefix]`` or a local directory path."""
     if url.startswith("s3://"):
-        raise StorageError("s3:// blob stores are not available in this build")
+        from imagegate.adapters.storage.s3 import S3BlobStore, S3Location
+
+        return S3BlobStore(S3Location.parse(url))
     if "://" in url:
         raise StorageError(f"blob URL {url!r}: expected s3://bucket[/prefix] or a directory path")
     from imagegate.adapters.storage.local import LocalBlobStore
