@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     metadata_cache_ttl: float = Field(
         1.0, ge=0, le=60, description="Seconds a worker may reuse what it read about an image."
     )
+    shared_variants: bool = Field(
+        True,
+        description="With blobs in an object store, keep renders there for every node too.",
+    )
     avif_max_side: int = Field(
         1200, ge=0, description="Largest output side encoded as AVIF; larger falls back to WebP."
     )

@@ -3,7 +3,8 @@
 Two in-process caches, bounded and thread-safe (each worker process has its own): rendered
 bytes by cache key (:class:`MemoryLRU`), and what the delivery path read about an image, for a
 short time (:class:`TtlCache`). :class:`Caches` holds them with the rendered-variant cache
-behind them, and is what every write that changes what is served tells to forget.
+behind them (and, when blobs are in an object store, the shared tier behind that:
+:mod:`.shared_tier`), and is what every write that changes what is served tells to forget.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Generic, TypeVar
 from imagegate.core.ids import image_digest
 from imagegate.usecases.ports import VariantCache
 from imagegate.usecases.records import CacheKey
+from imagegate.usecases.shared_tier import SharedTier
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -102,8 +104,15 @@ class TtlCache(Generic[K, V]):
 class Caches:
     """The memory and rendered-variant caches, and the delivery contexts, of one process."""
 
-    def __init__(self, variants: VariantCache, memory_bytes: int, context_ttl: float) -> None:
+    def __init__(
+        self,
+        variants: VariantCache,
+        memory_bytes: int,
+        context_ttl: float,
+        shared: SharedTier | None = None,
+    ) -> None:
         self.variants = variants
+        self.shared = shared
         self.memory: MemoryLRU[CacheKey] = MemoryLRU(memory_bytes)
         #: (account hash, image id, variant name) -> the delivery use case's ``Resolved``
         self.contexts: TtlCache[tuple[str, str, str | None], Any] = TtlCache(context_ttl)
@@ -118,9 +127,13 @@ class Caches:
         self.contexts.clear()
         self.memory.discard(lambda k: k.account_id == account_id and k.image_digest == digest)
         self.variants.purge_image(account_id, digest)
+        if self.shared is not None:
+            self.shared.purge_image(account_id, digest)
 
     def purge_variant(self, account_id: str, variant: str) -> None:
         """A named variant changed or went: drop every render made for it."""
         self.contexts.clear()
         self.memory.discard(lambda k: k.account_id == account_id and k.variant == variant)
         self.variants.purge_variant(account_id, variant)
+        if self.shared is not None:
+            self.shared.purge_variant(account_id, variant)

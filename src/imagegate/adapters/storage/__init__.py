@@ -7,6 +7,7 @@ from pathlib import Path
 
 from imagegate.core.errors import StorageError
 from imagegate.usecases.ports import BlobStore
+from imagegate.usecases.shared_tier import SharedVariants
 
 
 def open_blob_store(url: str) -> BlobStore:
@@ -22,4 +23,16 @@ def open_blob_store(url: str) -> BlobStore:
     return LocalBlobStore(Path(url))
 
 
-__all__ = ["open_blob_store"]
+def open_shared_variants(blobs: BlobStore) -> SharedVariants | None:
+    """The shared tier of rendered variants beside ``blobs``, if they are in an object store
+    (``<prefix>/variants/``); None for a local directory, whose nodes share no store."""
+    from imagegate.adapters.storage.s3 import S3BlobStore
+
+    if not isinstance(blobs, S3BlobStore):
+        return None
+    from imagegate.adapters.storage.s3_variants import S3VariantCache
+
+    return S3VariantCache(blobs.store, blobs.location)
+
+
+__all__ = ["open_blob_store", "open_shared_variants"]
