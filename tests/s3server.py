@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -193,6 +194,78 @@ class SeaweedFS:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+class Scripted:
+    """A loopback HTTP server that answers each request with the next scripted response
+    (status, headers, body), or never answers (``None``): no S3 behind it, just the wire."""
+
+    def __init__(self, script: list[tuple[int, str, bytes] | None]) -> None:
+        self.script = script
+        self.requests: list[bytes] = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = threading.Event()
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self.answer, args=(conn,), daemon=True).start()
+
+    def answer(self, conn: socket.socket) -> None:
+        conn.settimeout(10)
+        buffer = b""
+        try:
+            while not self.stopping.is_set():
+                while b"\r\n\r\n" not in buffer:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(buffer) < length:
+                    buffer += conn.recv(65536)
+                buffer = buffer[length:]
+                self.requests.append(head.split(b"\r\n")[0])
+                step = self.script.pop(0) if self.script else (200, "", b"ok")
+                if step is None:  # accept, read, and never answer
+                    self.held.append(conn)
+                    self.stopping.wait(30)
+                    return
+                status, headers, body = step
+                reason = {200: "OK", 429: "Too Many Requests", 500: "Internal Server Error"}
+                conn.sendall(
+                    f"HTTP/1.1 {status} {reason.get(status, 'Slow Down')}\r\n"
+                    f"Content-Length: {len(body)}\r\n{headers}\r\n".encode()
+                    + body
+                )
+        except OSError:
+            return
+        finally:
+            if conn not in self.held:
+                conn.close()
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
 
 
 @contextlib.contextmanager

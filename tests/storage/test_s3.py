@@ -5,8 +5,6 @@ there, and a loopback server that throttles (503 SlowDown, 429), fails (500) or 
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +14,7 @@ import pytest
 from imagegate.adapters.storage import open_blob_store
 from imagegate.adapters.storage.s3 import S3BlobStore, S3Limits, S3Location
 from imagegate.core.errors import BlobMissing, StorageError
-from s3server import CREDENTIALS, SeaweedFS
+from s3server import CREDENTIALS, Scripted, SeaweedFS
 
 FAST = S3Limits(connect_timeout=1, request_timeout=2, max_retries=3, retry_timeout=5)
 
@@ -113,78 +111,6 @@ def test_a_stopped_store_fails_fast_and_comes_back(s3: SeaweedFS, bucket: str) -
         s3.start()
     blobs.ping()  # the same client: no restart needed
     assert blobs.get("originals/k") == b"before"
-
-
-class Scripted:
-    """A loopback HTTP server that answers each request with the next scripted response
-    (status, headers, body), or never answers (``None``): no S3 behind it, just the wire."""
-
-    def __init__(self, script: list[tuple[int, str, bytes] | None]) -> None:
-        self.script = script
-        self.requests: list[bytes] = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.stopping = threading.Event()
-        self.held: list[socket.socket] = []
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self) -> None:
-        self.sock.settimeout(0.2)
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self.answer, args=(conn,), daemon=True).start()
-
-    def answer(self, conn: socket.socket) -> None:
-        conn.settimeout(10)
-        buffer = b""
-        try:
-            while not self.stopping.is_set():
-                while b"\r\n\r\n" not in buffer:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    buffer += chunk
-                head, _, buffer = buffer.partition(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                while len(buffer) < length:
-                    buffer += conn.recv(65536)
-                buffer = buffer[length:]
-                self.requests.append(head.split(b"\r\n")[0])
-                step = self.script.pop(0) if self.script else (200, "", b"ok")
-                if step is None:  # accept, read, and never answer
-                    self.held.append(conn)
-                    self.stopping.wait(30)
-                    return
-                status, headers, body = step
-                reason = {200: "OK", 429: "Too Many Requests", 500: "Internal Server Error"}
-                conn.sendall(
-                    f"HTTP/1.1 {status} {reason.get(status, 'Slow Down')}\r\n"
-                    f"Content-Length: {len(body)}\r\n{headers}\r\n".encode()
-                    + body
-                )
-        except OSError:
-            return
-        finally:
-            if conn not in self.held:
-                conn.close()
-
-    def close(self) -> None:
-        self.stopping.set()
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
 
 
 @contextmanager

@@ -66,19 +66,14 @@ class S3VariantCache:
         self._delete(p for p in paths if p.rsplit("/", 1)[-1].startswith(start))
 
     def images(self) -> Iterator[tuple[str, str]]:
-        """Every (account id, image digest) that has entries, for ``imagegate gc``."""
-        for account in self._children(self.root):
-            if _NAME.fullmatch(account):
-                for digest in self._children(f"{self.root}/{account}"):
-                    if _NAME.fullmatch(digest):
-                        yield account, digest
-
-    def _children(self, prefix: str) -> list[str]:
-        try:
-            listed = obstore.list_with_delimiter(self.store, prefix)
-        except _FAILURES as exc:
-            raise _failure("list", exc) from None
-        return [p.rstrip("/").rsplit("/", 1)[-1] for p in listed["common_prefixes"]]
+        """Every (account id, image digest) that has entries, for ``imagegate gc``. Read from
+        the entries themselves: some stores (SeaweedFS) keep an emptied "directory" listed."""
+        seen: set[tuple[str, str]] = set()
+        for path in self._list(self.root):
+            parts = path[len(self.root) + 1 :].split("/")
+            if len(parts) == 3 and _NAME.fullmatch(parts[0]) and _NAME.fullmatch(parts[1]):
+                seen.add((parts[0], parts[1]))
+        return iter(sorted(seen))
 
     def _list(self, prefix: str) -> list[str]:
         try:
