@@ -60,6 +60,9 @@ def lookups(srv: Server) -> dict[str, int]:
 
 def test_an_outage_and_the_recovery_without_a_restart(s3: SeaweedFS, node: Server) -> None:
     assert upload(node, "cat").status_code == 200
+    assert upload(node, "bird").status_code == 200
+    gate, account = in_process(node)
+    bird_blob = gate.images.get(account, "bird").blob_key
     url = f"{node.base_url}/{node.account_hash}/cat/public"
     cached = httpx.get(url, headers=JPEG)
     assert cached.status_code == 200
@@ -91,6 +94,9 @@ def test_an_outage_and_the_recovery_without_a_restart(s3: SeaweedFS, node: Serve
         with node.client() as c:  # no record of the upload that could not be stored
             assert c.get(node.images_url).json()["result"]["images"] == before
             assert c.get(f"{node.images_url}/dog").status_code == 404
+            # A delete goes through: the record goes now, its bytes later (gc: an orphan).
+            assert c.delete(f"{node.images_url}/bird").status_code == 200
+            assert c.get(f"{node.images_url}/bird").status_code == 404
     finally:
         s3.start()
 
@@ -103,6 +109,7 @@ def test_an_outage_and_the_recovery_without_a_restart(s3: SeaweedFS, node: Serve
     assert back.headers["content-type"] == "image/webp"
     assert upload(node, "dog").status_code == 200
     assert httpx.get(f"{node.base_url}/{node.account_hash}/dog/public").status_code == 200
+    assert bird_blob in dict(gate.images.blobs.iter_keys())  # left for gc
 
 
 # --- the shared render tier -------------------------------------------------------------------
