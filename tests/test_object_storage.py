@@ -12,7 +12,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from harness import Server, dimensions, in_process, jpeg, run_cli, serve_account, serve_in_thread
+from harness import (
+    Server,
+    dimensions,
+    in_process,
+    jpeg,
+    run_cli,
+    serve_account,
+    serve_cli,
+    serve_in_thread,
+)
 from imagegate.adapters.storage import open_blob_store
 from imagegate.core import ids
 from imagegate.core.signing import sign_url
@@ -53,6 +62,22 @@ def upload(srv: Server, image_id: str, *, private: bool = False) -> httpx.Respon
 def lookups(srv: Server) -> dict[str, int]:
     assert srv.gate is not None
     return srv.gate.observer.snapshot().lookups
+
+
+def test_the_command_serves_from_a_bucket(tmp_path: Path, s3: SeaweedFS, blob_url: str) -> None:
+    """``imagegate serve --blob-url s3://...`` as a user runs it (granian, its own workers),
+    with the endpoint and credentials in the standard variables only."""
+    with serve_cli(tmp_path / "data", env=s3.env(), args=("--blob-url", blob_url)) as srv:
+        assert upload(srv, "from-cli").status_code == 200
+        served = httpx.get(f"{srv.base_url}/{srv.account_hash}/from-cli/public", headers=JPEG)
+        assert served.status_code == 200
+        assert dimensions(served.content) == (640, 480)
+        assert httpx.get(f"{srv.base_url}/readyz").status_code == 200
+    keys = [key for key, _ in open_blob_store(blob_url).iter_keys()]
+    assert len(keys) == 1 and keys[0].startswith("originals/")
+    assert not (tmp_path / "data" / "blobs").exists() or not any(
+        (tmp_path / "data" / "blobs").rglob("*")
+    )
 
 
 # --- an outage of the object store --------------------------------------------------------
