@@ -15,6 +15,7 @@ Scenarios:
   cold    a cold resize of a 12 MP JPEG to 800 px vs thumbor and vs pyvips in one process
   memory  peak RSS and status codes under 8 and 200 concurrent cold resizes
   s3      cold renders and uploads with blobs on SeaweedFS (loopback) vs the local disk
+  nodes   two nodes against one behind nginx, on PostgreSQL and SeaweedFS (and nginx's cost)
 
 Besides requests per second, each run reports the CPU time its server spent per answer and
 the CPU that other processes on the machine used meanwhile: on a shared machine the first is
@@ -39,6 +40,7 @@ import traceback
 from pathlib import Path
 from types import FrameType
 
+import many_nodes
 import object_store
 import prepare
 import procs
@@ -48,7 +50,7 @@ import signing_micro
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
-SCENARIOS = ("verify", "cached", "cold", "memory", "s3")
+SCENARIOS = ("verify", "cached", "cold", "memory", "s3", "nodes")
 HARD_LIMIT_SECONDS = 15 * 60  # the whole run, whatever happens
 
 
@@ -149,6 +151,28 @@ def main() -> int:
                 result.ratios.extend(ratios)
             except Exception as exc:
                 result.errors.append(f"s3: {type(exc).__name__}: {exc}")
+                traceback.print_exc()
+            finally:
+                procs.stop_all()
+        if "nodes" in args.only:
+            _log("nodes: two nodes against one behind nginx, on PostgreSQL and SeaweedFS...")
+            plan = make_plan(args)
+            paths = prepare.ensure_apt_tools(setup)
+            try:
+                ratios, _ = many_nodes.nodes_vs_one(
+                    WORK,
+                    paths["nginx"],
+                    prepare.ensure_photos(WORK, plan.copies),
+                    cpus=len(os.sched_getaffinity(0)),
+                    seconds=plan.seconds,
+                    rounds=plan.cold_rounds,
+                    connections=plan.cached_connections,
+                    concurrency=plan.cold_concurrency,
+                    log=_log,
+                )
+                result.ratios.extend(ratios)
+            except Exception as exc:
+                result.errors.append(f"nodes: {type(exc).__name__}: {exc}")
                 traceback.print_exc()
             finally:
                 procs.stop_all()
