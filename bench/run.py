@@ -14,6 +14,8 @@ Scenarios:
           and vs a do-nothing ASGI app on granian (the floor of any ASGI server here)
   cold    a cold resize of a 12 MP JPEG to 800 px vs thumbor and vs pyvips in one process
   memory  peak RSS and status codes under 8 and 200 concurrent cold resizes
+  s3      cold renders and uploads with blobs on SeaweedFS (loopback) vs the local disk
+  nodes   two nodes against one behind nginx, on PostgreSQL and SeaweedFS (and nginx's cost)
 
 Besides requests per second, each run reports the CPU time its server spent per answer and
 the CPU that other processes on the machine used meanwhile: on a shared machine the first is
@@ -38,6 +40,8 @@ import traceback
 from pathlib import Path
 from types import FrameType
 
+import many_nodes
+import object_store
 import prepare
 import procs
 import report
@@ -46,7 +50,7 @@ import signing_micro
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
-SCENARIOS = ("verify", "cached", "cold", "memory")
+SCENARIOS = ("verify", "cached", "cold", "memory", "s3", "nodes")
 HARD_LIMIT_SECONDS = 15 * 60  # the whole run, whatever happens
 
 
@@ -131,6 +135,47 @@ def main() -> int:
         if ctx is not None:
             _log("imagegate store: copies of the 12 MP photo, private, and their variants...")
             scenarios.prepare_store(ctx)
+        if "s3" in args.only:
+            _log("s3: blobs on SeaweedFS against the local disk...")
+            plan = make_plan(args)
+            try:
+                ratios, memory = object_store.s3_vs_local(
+                    WORK,
+                    prepare.ensure_photos(WORK, plan.copies),
+                    workers=len(os.sched_getaffinity(0)),
+                    seconds=plan.seconds,
+                    rounds=plan.cold_rounds,
+                    concurrency=plan.cold_concurrency,
+                    log=_log,
+                )
+                result.ratios.extend(ratios)
+            except Exception as exc:
+                result.errors.append(f"s3: {type(exc).__name__}: {exc}")
+                traceback.print_exc()
+            finally:
+                procs.stop_all()
+        if "nodes" in args.only:
+            _log("nodes: two nodes against one behind nginx, on PostgreSQL and SeaweedFS...")
+            plan = make_plan(args)
+            paths = prepare.ensure_apt_tools(setup)
+            try:
+                ratios, _ = many_nodes.nodes_vs_one(
+                    WORK,
+                    paths["nginx"],
+                    prepare.ensure_photos(WORK, plan.copies),
+                    cpus=len(os.sched_getaffinity(0)),
+                    seconds=plan.seconds,
+                    rounds=plan.cold_rounds,
+                    connections=plan.cached_connections,
+                    concurrency=plan.cold_concurrency,
+                    log=_log,
+                )
+                result.ratios.extend(ratios)
+            except Exception as exc:
+                result.errors.append(f"nodes: {type(exc).__name__}: {exc}")
+                traceback.print_exc()
+            finally:
+                procs.stop_all()
         for name, fn in (
             ("cached", scenarios.cached_vs_nginx),
             ("cold", scenarios.cold_resize),

@@ -9,6 +9,7 @@ import pytest
 
 from harness import RECORDED_ERRORS, Recorded, Server, serve_account
 from imagegate.settings import Settings
+from s3server import SeaweedFS, seaweedfs
 
 
 @pytest.fixture
@@ -76,3 +77,20 @@ def _shape_problem(response: Recorded) -> str | None:
     if response.headers.get("cache-control") != "no-store":
         return "a delivery error that may be cached"
     return None
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """One SeaweedFS for the session (per test process); see tests/s3server.py."""
+    with seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as running:
+        yield running
+
+
+@pytest.fixture
+def s3(seaweed: SeaweedFS, monkeypatch: pytest.MonkeyPatch) -> SeaweedFS:
+    """The session's SeaweedFS, running (a test before may have stopped it), with its
+    endpoint and credentials in this process's environment."""
+    seaweed.start()
+    for name, value in seaweed.env().items():
+        monkeypatch.setenv(name, value)
+    return seaweed

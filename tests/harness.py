@@ -299,13 +299,15 @@ def in_process(srv: Server) -> tuple[Imagegate, Account]:
 
 
 @contextlib.contextmanager
-def serve_cli(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
-    """``imagegate init`` (if new) then ``imagegate serve`` in a subprocess."""
+def serve_cli(
+    data_dir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> Iterator[Server]:
+    """``imagegate init`` (if new) then ``imagegate serve [ARGS]`` in a subprocess."""
     creds = init_store(data_dir) if not (data_dir / "imagegate.db").exists() else {}
     port = free_port()
     log = (data_dir / "server.log").open("ab")
     proc = subprocess.Popen(
-        cli_command("serve", "--data-dir", str(data_dir), "--port", str(port)),
+        cli_command("serve", "--data-dir", str(data_dir), "--port", str(port), *args),
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},

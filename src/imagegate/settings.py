@@ -120,6 +120,10 @@ class Settings(BaseSettings):
         description="Seconds a worker may reuse what it read while PostgreSQL's change feed "
         "tells it of every change (never less than metadata_cache_ttl).",
     )
+    shared_variants: bool = Field(
+        True,
+        description="With blobs in an object store, keep renders there for every node too.",
+    )
     avif_max_side: int = Field(
         1200, ge=0, description="Largest output side encoded as AVIF; larger falls back to WebP."
     )

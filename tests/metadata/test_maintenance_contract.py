@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from imagegate.adapters.metadata import SqlMetadata
+from imagegate.core.ids import image_digest
 from imagegate.core.models import Account, Format, Image, epoch_ms
 from imagegate.usecases.records import StoredOriginal
 
@@ -66,6 +67,23 @@ def test_referenced_blob_keys_span_every_account_and_skip_drafts(
     assert store.images.referenced_blob_keys() == {"originals/a/00/one", "originals/b/00/two"}
     store.images.delete(a.id, "one")
     assert store.images.referenced_blob_keys() == {"originals/b/00/two"}
+
+
+def test_image_digests_span_every_account_drafts_included(
+    store: SqlMetadata, two_accounts: tuple[Account, Account]
+) -> None:
+    a, b = two_accounts
+    assert store.images.image_digests() == set()
+    store.images.insert(image(a.id, "one", "originals/a/00/one"))
+    store.images.insert(image(b.id, "one", "originals/b/00/one"))
+    store.images.insert(draft(a.id, "waiting", T0 + timedelta(hours=1)), upload_token_hash="h1")
+    assert store.images.image_digests() == {
+        (a.id, image_digest("one")),
+        (b.id, image_digest("one")),
+        (a.id, image_digest("waiting")),
+    }
+    store.images.delete(a.id, "one")
+    assert (a.id, image_digest("one")) not in store.images.image_digests()
 
 
 def test_expired_drafts_are_counted_then_deleted(

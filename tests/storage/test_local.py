@@ -1,4 +1,5 @@
-"""The BlobStore contract on the local filesystem: atomic writes, no escape from the root."""
+"""The local blob store beyond the contract (tests/storage/test_blob_contract.py): files
+and their modes on disk, atomic writes on a failing disk, temporary files and their sweep."""
 
 from __future__ import annotations
 
@@ -37,47 +38,16 @@ def temp_files(directory: Path) -> list[Path]:
     return [path for path in directory.rglob("*") if path.name.endswith(".tmp")]
 
 
-# --- put, get, delete -----------------------------------------------------------------------
-
-KEYS = ["a", "originals/acct/ab/abcdef0123", "x.tmp", "a-b_c.d/0/z", "9" * 200]
-PAYLOADS = {"empty": b"", "text": b"hello", "binary": bytes(range(256)) * 4, "1mib": b"\0" * 2**20}
+# --- the files on disk (the contract itself: tests/storage/test_blob_contract.py) -----------
 
 
-@pytest.mark.parametrize("key", KEYS)
-@pytest.mark.parametrize("data", PAYLOADS.values(), ids=PAYLOADS.keys())
-def test_put_then_get(blobs: LocalBlobStore, root: Path, key: str, data: bytes) -> None:
-    blobs.put(key, data)
-    assert blobs.get(key) == data
-    assert files_under(root) == {key: data}
-
-
-def test_overwrite(blobs: LocalBlobStore, root: Path) -> None:
-    blobs.put("k", b"old value that is longer")
-    blobs.put("k", b"new")
-    assert blobs.get("k") == b"new"
-    assert files_under(root) == {"k": b"new"}
-
-
-def test_get_missing(blobs: LocalBlobStore) -> None:
-    with pytest.raises(BlobMissing):
-        blobs.get("nothing/here")
-    blobs.put("gone", b"x")
-    blobs.delete("gone")
-    with pytest.raises(BlobMissing):
-        blobs.get("gone")
-
-
-def test_delete(blobs: LocalBlobStore, root: Path) -> None:
-    blobs.put("a/one", b"1")
-    blobs.put("a/two", b"2")
-    blobs.delete("a/one")
-    blobs.delete("a/one")  # missing: not an error
-    blobs.delete("never/was")
-    assert files_under(root) == {"a/two": b"2"}
-
-
-def test_ping(blobs: LocalBlobStore) -> None:
-    blobs.ping()
+@pytest.mark.parametrize("key", ["a", "originals/acct/ab/abcdef0123", "x.tmp", "a-b_c.d/0/z"])
+def test_a_key_is_one_file_under_the_root(blobs: LocalBlobStore, root: Path, key: str) -> None:
+    blobs.put(key, b"hello")
+    blobs.put(key, b"again")
+    assert files_under(root) == {key: b"again"}
+    blobs.delete(key)
+    assert files_under(root) == {}
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write to read-only directories")
@@ -92,44 +62,21 @@ def test_ping_read_only(blobs: LocalBlobStore, root: Path) -> None:
 
 # --- keys that would leave the root ---------------------------------------------------------
 
-BAD_KEYS = [
-    "../x",
-    "/etc/passwd",
-    "a/../../b",
-    "a/../b",
-    "..",
-    "a/..",
-    "./a",
-    "a/./b",
-    "UPPER",
-    "a/Upper",
-    "",
-    "/",
-    "a/",
-    "a//b",
-    ".hidden",
-    "a/.x.tmp",
-    "a\\..\\b",
-    "a b",
-    "a\nb",
-    "a\n",
-    "a\0b",
-    "ü",
-]
+BAD_KEYS = ["../x", "/etc/passwd", "a/../../b", "a/../b", "..", "./a", "a\\..\\b", ".hidden"]
 
 
 @pytest.mark.parametrize("key", BAD_KEYS, ids=[repr(k) for k in BAD_KEYS])
-def test_bad_keys_are_refused(tmp_path: Path, blobs: LocalBlobStore, key: str) -> None:
+def test_bad_keys_touch_nothing_outside_the_root(
+    tmp_path: Path, blobs: LocalBlobStore, key: str
+) -> None:
     (tmp_path / "x").write_bytes(b"outside")
     (tmp_path / "b").write_bytes(b"outside")
     blobs.put("a/b", b"inside")
     before = files_under(tmp_path)
 
-    with pytest.raises(StorageError):
-        blobs.put(key, b"written")
-    with pytest.raises(StorageError) as caught:
-        blobs.get(key)
-    assert not isinstance(caught.value, BlobMissing)
+    for attempt in (lambda: blobs.put(key, b"written"), lambda: blobs.get(key)):
+        with pytest.raises(StorageError):
+            attempt()
     with pytest.raises(StorageError):
         blobs.delete(key)
 

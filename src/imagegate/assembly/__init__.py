@@ -15,7 +15,7 @@ from imagegate.adapters.keyseal import KeySeal
 from imagegate.adapters.metadata import SqlMetadata
 from imagegate.adapters.metadata.changes import LocalChangeFeed, PgChangeFeed
 from imagegate.adapters.metrics_share import DirectoryShare, SoloShare
-from imagegate.adapters.storage import open_blob_store
+from imagegate.adapters.storage import open_blob_store, open_shared_variants
 from imagegate.adapters.storage.variant_cache import LocalVariantCache
 from imagegate.core.errors import UnsafeConfiguration
 from imagegate.core.signing import Policy
@@ -34,6 +34,7 @@ from imagegate.usecases.offload import Offload
 from imagegate.usecases.planning import Planner
 from imagegate.usecases.ports import ChangeFeed, MetricsShare, SchemaStore
 from imagegate.usecases.sessions import Sessions
+from imagegate.usecases.shared_tier import SharedTier
 from imagegate.usecases.tokens import Tokens
 from imagegate.usecases.variants import Variants
 
@@ -94,12 +95,14 @@ def build(settings: Settings, clock: Clock = time.time) -> Imagegate:
     )
     master = settings.master_key.get_secret_value() if settings.master_key else None
     sealer = KeySeal(master)
+    shared_store = open_shared_variants(blobs) if settings.shared_variants else None
     caches = Caches(
         LocalVariantCache(settings.data_dir / "variants", settings.variant_cache_bytes),
         memory_bytes=settings.memory_cache_bytes,
         context_ttl=settings.metadata_cache_ttl,
         feed=changes,
         notified_ttl=settings.metadata_cache_ttl_notified,
+        shared=SharedTier(shared_store) if shared_store is not None else None,
     )
     observer = Observer(memory_size=lambda: caches.memory.size)
     offload = Offload(
@@ -169,7 +172,7 @@ def build(settings: Settings, clock: Clock = time.time) -> Imagegate:
         uploads=DirectUploads(images, store.images, caches, clock),
         sessions=Sessions(store.sessions, tokens, store.accounts, clock),
         delivery=delivery,
-        gc=GarbageCollector(store.images, store.accounts, blobs, clock),
+        gc=GarbageCollector(store.images, store.accounts, blobs, clock, shared=caches.shared),
         health=Health(store.database, blobs),
         observer=observer,
         offload=offload,

@@ -76,6 +76,8 @@ def gc(
         )
     console.print(f"  temporary files {verb}: {report.temp_files}")
     console.print(f"  expired drafts {verb}: {report.expired_drafts}")
+    if report.shared_images:
+        console.print(f"  deleted images with renders in the shared tier: {report.shared_images}")
 
 
 def register(app: typer.Typer) -> None:

@@ -23,13 +23,19 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
     public_url: Annotated[str | None, typer.Option(help="Base URL clients use.")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    blob_url: Annotated[
+        str | None,
+        typer.Option(help="Where originals live: a directory or s3://bucket[/prefix]."),
+    ] = None,
 ) -> None:
     """Serve the API and image delivery on one port (granian)."""
     from imagegate.assembly import check_safety
     from imagegate.core.errors import UnsafeConfiguration
     from imagegate.variables import unknown_variables
 
-    configured = settings(data_dir, host=host, port=port, public_url=public_url, workers=workers)
+    configured = settings(
+        data_dir, host=host, port=port, public_url=public_url, workers=workers, blob_url=blob_url
+    )
     for variable in unknown_variables(os.environ):
         err.print(f"[yellow]warning:[/yellow] {variable.describe()}")
     try:
@@ -44,6 +50,7 @@ def serve(
             "IMAGEGATE_HOST": configured.host,
             "IMAGEGATE_PORT": str(configured.port),
             "IMAGEGATE_PUBLIC_URL": configured.resolved_public_url(),
+            "IMAGEGATE_BLOB_URL": configured.resolved_blob_url(),
         }
     )
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")

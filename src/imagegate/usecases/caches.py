@@ -3,7 +3,8 @@
 Two in-process caches, bounded and thread-safe (each worker process has its own): rendered
 bytes by cache key (:class:`MemoryLRU`), and what the delivery path read about an image, for a
 short time (:class:`TtlCache`). :class:`Caches` holds them with the rendered-variant cache
-behind them, and is what every write that changes what is served goes through
+behind them (and, when blobs are in an object store, the shared tier behind that:
+:mod:`.shared_tier`), and is what every write that changes what is served goes through
 (:meth:`Caches.changing`): the write's :class:`~imagegate.usecases.records.Change` is
 announced on the change feed, so every other process forgets exactly what it concerns, and
 applied here at once.
@@ -26,6 +27,7 @@ from typing import Any, Generic, TypeVar
 from imagegate.core.ids import image_digest
 from imagegate.usecases.ports import ChangeFeed, VariantCache
 from imagegate.usecases.records import CacheKey, Change
+from imagegate.usecases.shared_tier import SharedTier
 
 log = logging.getLogger("imagegate.caches")
 
@@ -140,8 +142,10 @@ class Caches:
         *,
         feed: ChangeFeed,
         notified_ttl: float | None = None,
+        shared: SharedTier | None = None,
     ) -> None:
         self.variants = variants
+        self.shared = shared
         self.memory: MemoryLRU[CacheKey] = MemoryLRU(memory_bytes)
         #: The delivery use case's ``Resolved`` values: each says its ``account_id``.
         self.contexts: TtlCache[ContextKey, Any] = TtlCache(context_ttl)
@@ -160,17 +164,18 @@ class Caches:
             yield
         self.apply(change)
 
-    def apply(self, change: Change) -> None:
+    def apply(self, change: Change, *, shared: bool = True) -> None:
         """Forget exactly what ``change`` makes stale: delivery contexts, and renders when
-        it says so (this node's memory and disk; a shared tier is purged by the writer)."""
+        it says so: this node's memory and disk, and the shared tier unless ``shared`` is
+        false (a change heard from another process, whose writer purged it already)."""
         account, subject = change.account_id, change.subject
         if change.kind == "image":
             self.contexts.discard(lambda k, v: k[1] == subject and v.account_id == account)
             if change.renders:
-                self.purge_image(account, subject)
+                self.purge_image(account, subject, shared=shared)
         elif change.kind == "variant":
             self.contexts.discard(lambda k, v: k[2] == subject and v.account_id == account)
-            self.purge_variant(account, subject)
+            self.purge_variant(account, subject, shared=shared)
         else:
             self.contexts.discard(lambda _k, v: v.account_id == account)
 
@@ -183,7 +188,7 @@ class Caches:
     def _received(self, change: Change) -> None:
         self.changes_received += 1
         try:
-            self.apply(change)
+            self.apply(change, shared=False)
         except Exception:  # a disk that refuses a purge must not stop the feed
             log.exception("could not apply a change fully; forgetting every context")
             self.contexts.clear()
@@ -202,13 +207,19 @@ class Caches:
         """Something read about an image proved stale: read everything again next time."""
         self.contexts.clear()
 
-    def purge_image(self, account_id: str, image_id: str) -> None:
-        """Drop every render of an image held by this node."""
+    def purge_image(self, account_id: str, image_id: str, *, shared: bool = True) -> None:
+        """Drop every render of an image held by this node, and, with ``shared``, in the
+        shared tier."""
         digest = image_digest(image_id)
         self.memory.discard(lambda k: k.account_id == account_id and k.image_digest == digest)
         self.variants.purge_image(account_id, digest)
+        if shared and self.shared is not None:
+            self.shared.purge_image(account_id, digest)
 
-    def purge_variant(self, account_id: str, variant: str) -> None:
-        """Drop every render made for a named variant held by this node."""
+    def purge_variant(self, account_id: str, variant: str, *, shared: bool = True) -> None:
+        """Drop every render made for a named variant held by this node, and, with
+        ``shared``, in the shared tier."""
         self.memory.discard(lambda k: k.account_id == account_id and k.variant == variant)
         self.variants.purge_variant(account_id, variant)
+        if shared and self.shared is not None:
+            self.shared.purge_variant(account_id, variant)

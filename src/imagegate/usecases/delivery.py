@@ -103,9 +103,9 @@ class Delivery:
         return self.plan(authorized, accept)
 
     async def variant_bytes(self, plan: Plan) -> bytes:
-        """The rendered bytes of a plan: from memory, from the variant cache, or rendered,
-        one render for every request that waits on the same variant. Raises ``Overloaded``
-        when the render's lane is full."""
+        """The rendered bytes of a plan: from memory, from the variant cache, from the shared
+        tier, or rendered, one render for every request that waits on the same variant.
+        Raises ``Overloaded`` when the render's lane is full."""
         data = self.from_memory(plan)
         if data is not None:
             return data
@@ -198,10 +198,20 @@ class Delivery:
         return resolved
 
     def from_disk(self, plan: Plan) -> bytes | None:
+        """From this node's variant cache, else from the shared tier (any node's render)."""
         data = self.caches.variants.get(plan.key)
         if data is not None:
             self.observer.looked_up("disk_hit")
             self.caches.memory.put(plan.key, data)
+            return data
+        shared = self.caches.shared
+        if shared is None:
+            return None
+        data = shared.get(plan.key)
+        if data is not None:
+            self.observer.looked_up("shared_hit")
+            self.caches.memory.put(plan.key, data)
+            self._keep_locally(plan, data)
         return data
 
     def render(self, plan: Plan) -> bytes:
@@ -221,11 +231,16 @@ class Delivery:
             log.error("render gave %s for a planned %s", fmt.value, plan.output.format.value)
             raise ImagegateError()
         self.caches.memory.put(plan.key, data)
+        self._keep_locally(plan, data)
+        if self.caches.shared is not None:
+            self.caches.shared.offer(plan.key, data)  # in the background: never waits
+        return data
+
+    def _keep_locally(self, plan: Plan, data: bytes) -> None:
         try:
             self.caches.variants.put(plan.key, data)
         except ImagegateError as exc:  # a full cache disk must not fail the request
             log.warning("variant cache write failed: %s", type(exc).__name__)
-        return data
 
     def flush_key_usage(self) -> None:
         """Write the verification counts gathered since the last flush."""

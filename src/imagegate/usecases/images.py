@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Any
 
 from imagegate.core import client_json, ids
@@ -20,6 +21,7 @@ from imagegate.core.errors import (
     ImageNotFound,
     LimitReached,
     PayloadTooLarge,
+    StorageError,
 )
 from imagegate.core.listing import Cursor, InvalidListing, MetaFilter, decode_cursor, encode_cursor
 from imagegate.core.models import Account, Format, Image, epoch_ms
@@ -28,6 +30,8 @@ from imagegate.usecases.clock import Clock, utc
 from imagegate.usecases.observer import Observer
 from imagegate.usecases.ports import BlobStore, ImageProcessor, ImageStore, UrlFetcher
 from imagegate.usecases.records import Change, ImageChanges, StoredOriginal
+
+log = logging.getLogger("imagegate.images")
 
 MAX_METADATA_BYTES = 1024
 MAX_CREATOR = 1024
@@ -261,4 +265,7 @@ class Images:
         if image is None:
             raise ImageNotFound()
         if image.blob_key:
-            self.blobs.delete(image.blob_key)
+            try:
+                self.blobs.delete(image.blob_key)
+            except StorageError:  # the image is gone; its bytes are an orphan gc removes
+                log.warning("could not remove the original of a deleted image")

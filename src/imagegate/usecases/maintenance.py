@@ -1,6 +1,6 @@
 """Garbage collection: what crashes and abandoned uploads leave behind, found and removed.
 
-Three kinds of leftovers. None is ever served, but each holds disk space or quota:
+Four kinds of leftovers. None is ever served, but each holds disk space or quota:
 
 * **Orphan blobs**: bytes no image record references. An upload writes its bytes before its
   record, and a delete removes its record before its bytes, so a crash between the two steps
@@ -8,6 +8,9 @@ Three kinds of leftovers. None is ever served, but each holds disk space or quot
 * **Temporary files** of writes that were interrupted (the blob store's :meth:`sweep`).
 * **Expired drafts**: direct-creator-upload drafts whose upload window closed unused; they
   count against the account's quota and hold their custom id.
+* **Renders of deleted images in the shared tier** (blobs in an object store): a purge that
+  was dropped or failed leaves them; they are never served (their names cover the original),
+  but take space. Losing one that is still live costs a render, nothing more.
 
 Races with a live server are settled by the order of the reads and by a grace period:
 
@@ -32,6 +35,7 @@ from typing import Any
 from imagegate.core.errors import StorageError
 from imagegate.usecases.clock import Clock
 from imagegate.usecases.ports import AccountStore, BlobStore, ImageStore
+from imagegate.usecases.shared_tier import SharedTier
 
 log = logging.getLogger("imagegate.gc")
 
@@ -62,6 +66,7 @@ class GcReport:
     orphans_failed: int  # could not be removed (see the log); left for the next run
     temp_files: int
     expired_drafts: int
+    shared_images: int = 0  # images gone whose renders the shared tier still held
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,12 +74,19 @@ class GcReport:
 
 class GarbageCollector:
     def __init__(
-        self, images: ImageStore, accounts: AccountStore, blobs: BlobStore, clock: Clock
+        self,
+        images: ImageStore,
+        accounts: AccountStore,
+        blobs: BlobStore,
+        clock: Clock,
+        *,
+        shared: SharedTier | None = None,
     ) -> None:
         self.images = images
         self.accounts = accounts
         self.blobs = blobs
         self.clock = clock
+        self.shared = shared
 
     def collect(
         self, *, grace: float = DEFAULT_GRACE, dry_run: bool = False, force: bool = False
@@ -105,6 +117,9 @@ class GarbageCollector:
             drafts = self.images.count_expired_drafts(before_ms)
         else:
             drafts = self.images.delete_expired_drafts(before_ms)
+        shared_images = 0
+        if self.shared is not None:  # after the drafts: an expired draft's renders go too
+            shared_images = self.shared.collect(self.images.image_digests(), dry_run=dry_run)
         report = GcReport(
             dry_run=dry_run,
             blobs=len(listed),
@@ -114,6 +129,7 @@ class GarbageCollector:
             orphans_failed=failed,
             temp_files=temp_files,
             expired_drafts=drafts,
+            shared_images=shared_images,
         )
         log.info("gc: %s", report)
         return report

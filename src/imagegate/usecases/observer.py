@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Rendered-variant lookups: found in this process's memory, on disk, or rendered.
-LOOKUPS = ("memory_hit", "disk_hit", "render")
+#: Rendered-variant lookups: found in this process's memory, on its disk, in the shared tier
+#: of the object store (rendered by any node), or rendered.
+LOOKUPS = ("memory_hit", "disk_hit", "shared_hit", "render")
 
 
 @dataclass(frozen=True, slots=True)

@@ -196,6 +196,10 @@ class ImageStore(Protocol):
         """The blob key of every image record of every account, drafts included (a draft
         has none). A blob not in this set when it is read has no record referencing it."""
 
+    def image_digests(self) -> set[tuple[str, str]]:
+        """(account id, :func:`~imagegate.core.ids.image_digest` of the image id) of every
+        image record, drafts included: the images whose rendered variants may be kept."""
+
     def delete_expired_drafts(self, before_ms: int) -> int:
         """Remove every draft whose upload window closed before ``before_ms``, atomically
         with respect to :meth:`complete_upload`; how many went."""

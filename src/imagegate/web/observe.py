@@ -127,7 +127,7 @@ class ImagegateCollector(Collector):
 
         cache = CounterMetricFamily(
             "imagegate_variant_requests",
-            "Rendered-variant lookups: memory_hit, disk_hit, or render (a miss).",
+            "Rendered-variant lookups: memory_hit, disk_hit, shared_hit, or render (a miss).",
             labels=["node", "result"],
         )
         for event in LOOKUPS:

@@ -175,6 +175,12 @@ class SqlImages:
             return {str(key) for (key,) in rows}
 
     @translated
+    def image_digests(self) -> set[tuple[str, str]]:
+        with self.db.tx() as conn:
+            rows = conn.execute(sa.select(images.c.account_id, images.c.id_digest))
+            return {(str(account), str(digest)) for account, digest in rows}
+
+    @translated
     def delete_expired_drafts(self, before_ms: int) -> int:
         with self.db.tx() as conn:
             return int(conn.execute(images.delete().where(_expired_drafts(before_ms))).rowcount)
