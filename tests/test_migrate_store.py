@@ -1,8 +1,9 @@
 """``imagegate migrate-store``: the embedded store (SQLite and local blobs) moved into
-PostgreSQL and another blob store, interrupted with SIGKILL and resumed, verified, run again
-without effect, and then served: every image, private ones through URLs signed before the
-move. Also what it refuses: a target holding another store, rows changed since the copy, a
-source behind the schema or holding a table it does not know."""
+PostgreSQL and another blob store (a directory, or a bucket on SeaweedFS), interrupted with
+SIGKILL and resumed, verified, run again without effect, and then served: every image,
+private ones through URLs signed before the move. Also what it refuses: a target holding
+another store, rows changed since the copy, a source behind the schema or holding a table
+it does not know."""
 
 from __future__ import annotations
 
@@ -38,12 +39,13 @@ from imagegate.adapters.metadata import Database
 from imagegate.adapters.metadata.tables import SqlTables
 from imagegate.adapters.storage import open_blob_store
 from imagegate.adapters.storage.local import LocalBlobStore
+from imagegate.adapters.storage.sizes import size_of
 from imagegate.assembly import build
-from imagegate.assembly.store_move import size_lookup
 from imagegate.core.delivery_urls import delivery_path
 from imagegate.core.models import Scope
 from imagegate.settings import Settings
 from imagegate.usecases.ports import BlobStore
+from s3server import SeaweedFS
 
 pytestmark = pytest.mark.postgres
 
@@ -232,9 +234,14 @@ class BlobTarget:
         return dict(open_blob_store(self.url).iter_keys())
 
 
-@pytest.fixture(params=["local"])
+@pytest.fixture(params=["local", "s3"])
 def blob_target(request: pytest.FixtureRequest, tmp_path: Path) -> BlobTarget:
-    return BlobTarget(str(tmp_path / "moved-blobs"), {})
+    """A directory, or a new bucket on a real SeaweedFS (its address and credentials in this
+    process's environment, and given to the commands)."""
+    if request.param == "local":
+        return BlobTarget(str(tmp_path / "moved-blobs"), {})
+    s3: SeaweedFS = request.getfixturevalue("s3")
+    return BlobTarget(f"s3://{s3.bucket('moved')}/images", s3.env())
 
 
 @pytest.fixture(scope="module")
@@ -450,8 +457,8 @@ def test_no_store_or_a_bad_url_is_said_plainly(tmp_path: Path) -> None:
 def test_a_blob_store_that_cannot_say_a_size_is_sized_by_reading(tmp_path: Path) -> None:
     local = LocalBlobStore(tmp_path / "blobs")
     local.put("ab/cd", b"12345")
-    assert size_lookup(local)("ab/cd") == 5
-    assert size_lookup(local)("ab/ef") is None
+    assert size_of(local)("ab/cd") == 5
+    assert size_of(local)("ab/ef") is None
     contract_only = SimpleNamespace(get=local.get)  # what every blob store can do
-    sized = size_lookup(cast(BlobStore, contract_only))
+    sized = size_of(cast(BlobStore, contract_only))
     assert (sized("ab/cd"), sized("ab/ef")) == (5, None)

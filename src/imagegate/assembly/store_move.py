@@ -3,7 +3,6 @@ its blob directory) as the source, a database URL and a blob URL as the target."
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -12,9 +11,8 @@ from imagegate.adapters.keyseal import KeySeal
 from imagegate.adapters.metadata.database import Database
 from imagegate.adapters.metadata.tables import SqlTables
 from imagegate.adapters.storage import open_blob_store
-from imagegate.core.errors import BlobMissing
+from imagegate.adapters.storage.sizes import size_of
 from imagegate.settings import Settings
-from imagegate.usecases.ports import BlobStore
 from imagegate.usecases.store_move import MoveRefused, StoreMove
 
 DATABASE_FILE = "imagegate.db"
@@ -46,26 +44,10 @@ def store_move(
         SqlTables(target),
         open_blob_store(str((settings.data_dir / "blobs").resolve())),
         target_blobs,
-        size_lookup(target_blobs),
+        size_of(target_blobs),
         KeySeal(master),
         jobs=jobs,
     )
-
-
-def size_lookup(blobs: BlobStore) -> Callable[[str], int | None]:
-    """How big a stored blob is (None: absent): the store's own answer if it has one (a
-    stat, a HEAD), else the length of its bytes."""
-    size: Callable[[str], int | None] | None = getattr(blobs, "size", None)
-    if size is not None:
-        return size
-
-    def by_reading(key: str) -> int | None:
-        try:
-            return len(blobs.get(key))
-        except BlobMissing:
-            return None
-
-    return by_reading
 
 
 def _same_file(url: str, database: Path) -> bool:
@@ -78,4 +60,4 @@ def _same_file(url: str, database: Path) -> bool:
     return Path(parsed.database).resolve() == database
 
 
-__all__ = ["size_lookup", "store_move"]
+__all__ = ["store_move"]
