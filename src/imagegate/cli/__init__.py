@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from imagegate.cli import bulk_import, maintenance, serve, signing, store
+from imagegate.cli import bulk_import, maintenance, migrate_store, serve, signing, store
 from imagegate.cli.common import err, error_line
 from imagegate.core.errors import ImagegateError
 from imagegate.private_files import UMASK
@@ -20,7 +20,7 @@ from imagegate.private_files import UMASK
 app = typer.Typer(
     help="imagegate: private images behind expiring signed URLs.", no_args_is_help=True
 )
-for area in (store, serve, signing, maintenance, bulk_import):
+for area in (store, serve, signing, maintenance, bulk_import, migrate_store):
     area.register(app)
 
 

@@ -27,10 +27,12 @@ from imagegate.core.models import (
 )
 from imagegate.usecases.records import (
     AccountChanges,
+    BlobRef,
     CacheKey,
     Change,
     DeliveryContext,
     ImageChanges,
+    Row,
     SchemaStatus,
     StoredOriginal,
     StoredSession,
@@ -385,3 +387,51 @@ class MetricsShare(Protocol):
     def gather(self) -> list[tuple[dict[str, Any], bool]]:
         """What every worker of the node recorded, with whether it still runs (a worker
         that died keeps its counts: counters never go back). Empty when not shared."""
+
+
+# --- moving a store --------------------------------------------------------------------------
+
+
+class TableStore(Protocol):
+    """A metadata database seen as its tables of rows, for copying a whole store into another
+    database (``imagegate migrate-store``). Tables and columns are the schema's; a row is the
+    database's values column by column, so two rows are equal exactly when every field is."""
+
+    def schema_status(self) -> SchemaStatus:
+        """Where the schema stands, read without changing anything."""
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest version (see :class:`SchemaStore`)."""
+
+    def tables(self) -> list[str]:
+        """Every table of the schema, each after the tables it references."""
+
+    def unknown_tables(self) -> list[str]:
+        """Tables this database holds that the schema does not know (the migrations'
+        bookkeeping aside): rows a copy by :meth:`tables` would leave behind."""
+
+    def primary_key(self, table: str) -> tuple[str, ...]:
+        """The columns of the table's primary key, in order."""
+
+    def count(self, table: str) -> int: ...
+
+    def batches(self, table: str, size: int) -> Iterator[list[Row]]:
+        """Every row, in primary-key order, ``size`` at a time. Each batch is read after the
+        one before it was handled, past its last key."""
+
+    def find(self, table: str, keys: Sequence[tuple[object, ...]]) -> list[Row]:
+        """The rows with these primary keys (those that exist), in no set order."""
+
+    def insert(self, table: str, rows: Sequence[Row]) -> None:
+        """Add the rows, all or none. Raises ``Conflict`` if a key is taken."""
+
+    def replace(self, table: str, rows: Sequence[Row]) -> None:
+        """Overwrite every field of the rows with these keys, all or none."""
+
+    def blob_refs(self, size: int) -> Iterator[list[BlobRef]]:
+        """The blob of every image record (drafts have none), ``size`` at a time."""
+
+    def key_values(self) -> Iterator[tuple[str, str, str]]:
+        """Every signing key as (account id, name, value as stored: sealed or not)."""
+
+    def close(self) -> None: ...

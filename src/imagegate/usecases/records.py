@@ -146,3 +146,16 @@ class Change:
     @classmethod
     def variant(cls, account_id: str, name: str) -> Change:
         return cls("variant", account_id, name, True)
+
+
+#: One row of a table, column by column, as the database gives it back (moving a store).
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRef:
+    """A blob an image record references, and what the record says of its bytes."""
+
+    key: str
+    size: int
+    sha256: str

@@ -45,6 +45,15 @@ class LocalBlobStore:
         except OSError:
             raise StorageError() from None
 
+    def size(self, key: str) -> int | None:
+        """The size of the blob in bytes, or None if there is no such key."""
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            return None
+        except OSError:
+            raise StorageError() from None
+
     def delete(self, key: str) -> None:
         try:
             self._path(key).unlink(missing_ok=True)
