@@ -112,3 +112,21 @@ def test_accounts_and_token_revocation(tmp_path: Path) -> None:
         )
         assert revoked.returncode == 0, revoked.stderr
         assert httpx.get(url, headers=auth).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("blob_url", "said"),
+    [
+        ("/proc/no-such/blobs", "blob directory /proc/no-such/blobs cannot be made"),
+        ("s3://Bad_Bucket", "expected s3://bucket[/prefix] in lower case"),
+        ("ftp://example/x", "expected s3://bucket[/prefix] or a directory path"),
+    ],
+)
+@pytest.mark.parametrize("command", [("serve", "--port", "1"), ("gc",), ("keys", "list")])
+def test_a_blob_url_that_cannot_be_opened_is_one_line_not_a_traceback(
+    tmp_path: Path, blob_url: str, said: str, command: tuple[str, ...]
+) -> None:
+    done = run_cli(*command, data_dir=tmp_path / "d", env={"IMAGEGATE_BLOB_URL": blob_url})
+    assert done.returncode in (1, 2), done.stderr
+    assert "Traceback" not in done.stderr and "Error:" not in done.stderr.replace("error:", "")
+    assert said in " ".join(done.stderr.split()), done.stderr

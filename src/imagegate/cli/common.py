@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from imagegate.assembly import Imagegate
@@ -45,7 +46,7 @@ def parse_duration(text: str) -> int:
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Say what went wrong on standard error and exit with ``code``."""
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(code)
 
 
@@ -73,7 +74,7 @@ def open_store(data_dir: Path | None, *, migrate: bool | None = None) -> Iterato
     from imagegate.assembly import build
     from imagegate.core.errors import SchemaMismatch
 
-    gate = build(settings(data_dir))
+    gate = run(lambda: build(settings(data_dir)))
     try:
         try:
             run(lambda: gate.health.require_current_schema(migrate=migrate))

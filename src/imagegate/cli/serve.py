@@ -92,7 +92,10 @@ def check_schema(configured: Settings) -> None:
     from imagegate.assembly import build
     from imagegate.core.errors import ImagegateError, SchemaMismatch
 
-    gate = build(configured)
+    try:
+        gate = build(configured)
+    except ImagegateError as exc:
+        fail(f"refusing to serve: {exc.message}", code=2)
     try:
         gate.health.require_current_schema()
     except SchemaMismatch as exc:
