@@ -448,7 +448,8 @@ def test_no_store_or_a_bad_url_is_said_plainly(tmp_path: Path) -> None:
         store.data_dir, "sqlite:///" + str(tmp_path / "t.db"), str(tmp_path / "file/b")
     )
     assert unmakeable.returncode == 2
-    assert "the target blob directory cannot be made" in unmakeable.stderr
+    assert "the target blob store: blob directory" in unmakeable.stderr
+    assert "cannot be made" in unmakeable.stderr
     same = move(store.data_dir, f"sqlite:///{store.data_dir / 'imagegate.db'}", str(tmp_path))
     assert same.returncode == 2
     assert "the target database is the source's" in same.stderr

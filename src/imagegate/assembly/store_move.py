@@ -12,6 +12,7 @@ from imagegate.adapters.metadata.database import Database
 from imagegate.adapters.metadata.tables import SqlTables
 from imagegate.adapters.storage import open_blob_store
 from imagegate.adapters.storage.sizes import size_of
+from imagegate.core.errors import StorageError
 from imagegate.settings import Settings
 from imagegate.usecases.store_move import MoveRefused, StoreMove
 
@@ -36,8 +37,8 @@ def store_move(
     source = Database(f"sqlite:///{database}")
     try:
         target_blobs = open_blob_store(to_blob_url)
-    except OSError as exc:
-        raise MoveRefused(f"the target blob directory cannot be made: {exc.strerror}") from None
+    except StorageError as exc:
+        raise MoveRefused(f"the target blob store: {exc.message}") from None
     master = settings.master_key.get_secret_value() if settings.master_key else None
     return StoreMove(
         SqlTables(source),
