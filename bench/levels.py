@@ -7,7 +7,8 @@ Compares, for the bench's 12 MP photo-like JPEG (``prepare.photo``, quality 90) 
 - ``tiff``: one pyramidal tiled TIFF with JPEG tiles, which ``thumbnail`` picks a level from;
 - ``jpeg-levels``: separate JPEG files at 1/2, 1/4, ... down to about 256 px, the smallest
   level still at least the size asked for decoded with shrink-on-load;
-- ``jpeg-levels-q4``: the same from 1/4 down (no 1/2 level: less storage).
+- ``jpeg-levels-q4``: the same from 1/4 down (no 1/2 level: less storage);
+- ``imagegate``: the copies imagegate derives (``imagegate.adapters.imaging.levels``).
 
 For each: the median time of a render (decode, resize, encode), the storage the copy takes
 as a share of the original's bytes, and the PSNR against a float Lanczos resize of the
@@ -33,6 +34,9 @@ import pyvips
 
 sys.path.insert(0, str(Path(__file__).parent))
 from prepare import PHOTO_SIZE, photo
+
+from imagegate.adapters.imaging.levels import derive
+from imagegate.core.models import Format
 
 WIDTHS = (200, 800, 1600)
 MIN_LEVEL = 256
@@ -113,6 +117,14 @@ def main() -> None:
             (lambda lv: lambda w: pick(lv, original, w))(levels),
             sum(map(len, levels.values())),
         )
+    shipped = {
+        PHOTO_SIZE[0] // d: data
+        for d, data in derive(original, Format.JPEG, PHOTO_SIZE[0], PHOTO_SIZE[1])
+    }
+    forms["imagegate (1/4 down, Q95)"] = (
+        lambda w: pick(shipped, original, w),
+        sum(map(len, shipped.values())),
+    )
     print(f"original: {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEG Q90, {size / 1e6:.2f} MB; "
           f"levels at Q{args.level_q}; median of {args.runs} renders\n")  # fmt: skip
     cols = " | ".join(f"{w} px ms | {w} px dB (pixels / served)" for w in WIDTHS)
