@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     heavy_render_pixels: int = Field(
         10_000_000, ge=0, description="Estimated pixel work above which a render is heavy."
     )
+    levels_queue: int = Field(
+        256, ge=0, description="Originals waiting for their reduced copies; 0: none kept."
+    )
 
     # Slow clients
     header_timeout: float = Field(

@@ -28,6 +28,7 @@ from imagegate.usecases.direct_uploads import DirectUploads
 from imagegate.usecases.health import Health
 from imagegate.usecases.images import Images
 from imagegate.usecases.keys import Keys
+from imagegate.usecases.levels import Levels
 from imagegate.usecases.maintenance import GarbageCollector
 from imagegate.usecases.observer import Observer
 from imagegate.usecases.offload import Offload
@@ -61,6 +62,7 @@ class Imagegate:
     caches: Caches
     changes: ChangeFeed
     metrics_share: MetricsShare
+    levels: Levels | None = None  # reduced copies of the originals (IMAGEGATE_LEVELS_QUEUE)
 
     def migrate(self) -> None:
         """Create or upgrade the database's schema (idempotent; one process at a time)."""
@@ -71,6 +73,8 @@ class Imagegate:
         self.caches.listen()
 
     def close(self) -> None:
+        if self.levels is not None:
+            self.levels.close()
         self.changes.close()
         self.schema.close()
 
@@ -110,6 +114,16 @@ def build(settings: Settings, clock: Clock = time.time) -> Imagegate:
         render_slots=settings.render_concurrency,
         render_queue=settings.render_queue,
     )
+    levels = (
+        Levels(
+            blobs,
+            processor,
+            queue_size=settings.levels_queue,
+            busy=lambda: offload.render_pending > 0,
+        )
+        if settings.levels_queue > 0
+        else None
+    )
     side = settings.max_image_side
     tokens = Tokens(store.tokens, store.accounts, clock)
     keys = Keys(
@@ -130,6 +144,7 @@ def build(settings: Settings, clock: Clock = time.time) -> Imagegate:
         observer,
         clock,
         max_upload_bytes=settings.max_upload_bytes,
+        levels=levels,
     )
     delivery = Delivery(
         store.delivery,
@@ -152,6 +167,7 @@ def build(settings: Settings, clock: Clock = time.time) -> Imagegate:
         ),
         max_side=side,
         clock=clock,
+        levels=levels,
     )
     return Imagegate(
         settings=settings,
@@ -180,6 +196,7 @@ def build(settings: Settings, clock: Clock = time.time) -> Imagegate:
         clock=clock,
         caches=caches,
         changes=changes,
+        levels=levels,
         metrics_share=(
             DirectoryShare(settings.metrics_dir)
             if settings.metrics_dir is not None

@@ -80,7 +80,45 @@ def gc(
         console.print(f"  deleted images with renders in the shared tier: {report.shared_images}")
 
 
+def levels_build(
+    data_dir: DataDir = None,
+    rebuild: Annotated[
+        bool,
+        typer.Option("--all", help="Derive every image's copies again, not only missing ones."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Derive the reduced copies of images that lack them (stored before copies were kept,
+    or lost). Safe while the server runs; renders use each copy once it is stored."""
+    from collections.abc import Iterator
+
+    from imagegate.core.models import Image
+
+    with open_store(data_dir) as gate:
+        levels = gate.levels
+        if levels is None:
+            fail("reduced copies are turned off (IMAGEGATE_LEVELS_QUEUE=0)")
+
+        def every_image() -> Iterator[Image]:
+            for account in gate.accounts.store.all():
+                offset = 0
+                while page := gate.images.store.by_offset(account.id, offset, 500):
+                    yield from page
+                    offset += len(page)
+
+        built, failed = levels.build_missing(every_image(), rebuild=rebuild)
+    if as_json:
+        print(json.dumps({"built": built, "failed": failed}))
+    else:
+        console.print(f"reduced copies derived for {built} images; {failed} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(doctor)
     app.command()(migrate)
     app.command("gc")(gc)
+    levels = typer.Typer(help="Reduced copies of the originals, which renders read.")
+    levels.command("build")(levels_build)
+    app.add_typer(levels, name="levels")

@@ -21,17 +21,23 @@ from imagegate.core.delivery_urls import BadDeliveryPath, DeliveryPath, parse_de
 from imagegate.core.errors import (
     AccessDenied,
     BlobMissing,
+    CorruptImage,
     DeliveryNotFound,
     FlexibleVariantsDisabled,
     ImagegateError,
     InvalidDeliveryUrl,
     UnknownAccountHash,
 )
-from imagegate.core.models import Variant
+from imagegate.core.image_bytes import detect_format
+from imagegate.core.levels import choose as choose_level
+from imagegate.core.levels import level_size
+from imagegate.core.models import Format, Variant
 from imagegate.core.options import InvalidOptions, looks_flexible, parse_flexible
+from imagegate.core.render_plan import output_pixel_cap, plan_geometry
 from imagegate.core.signing import Outcome, Policy, verify
 from imagegate.usecases.caches import Caches
 from imagegate.usecases.clock import Clock
+from imagegate.usecases.levels import Levels
 from imagegate.usecases.observer import Observer
 from imagegate.usecases.offload import Offload
 from imagegate.usecases.planning import Authorized, Plan, Planner
@@ -70,6 +76,7 @@ class Delivery:
         policy: Policy,
         max_side: int,
         clock: Clock,
+        levels: Levels | None = None,
     ) -> None:
         self.contexts = contexts
         self.keys = keys
@@ -83,6 +90,7 @@ class Delivery:
         self.policy = policy
         self.max_side = max_side
         self.clock = clock
+        self.levels = levels  # reduced copies of the originals, when kept
         self._usage: Counter[tuple[str, str]] = Counter()  # (account, key) -> verifications
         self._usage_lock = threading.Lock()
         self._inflight: dict[CacheKey, asyncio.Future[bytes]] = {}
@@ -217,16 +225,19 @@ class Delivery:
     def render(self, plan: Plan) -> bytes:
         image = plan.authorized.image
         self.observer.looked_up("render")
-        try:
-            source = self.blobs.get(image.blob_key)
-        except BlobMissing:  # deleted since its record was read: it is gone, not broken
-            self.caches.forget_metadata()
-            raise DeliveryNotFound() from None
         assert image.format is not None  # checked by the planner
         options = plan.authorized.variant.options
-        data, fmt = self.processor.render(
-            source, image.format, options, plan.output.format, keep_gps=plan.target.keep_gps
-        )
+        rendered = self._from_level(plan) if self.levels is not None else None
+        if rendered is None:
+            try:
+                source = self.blobs.get(image.blob_key)
+            except BlobMissing:  # deleted since its record was read: it is gone, not broken
+                self.caches.forget_metadata()
+                raise DeliveryNotFound() from None
+            rendered = self.processor.render(
+                source, image.format, options, plan.output.format, keep_gps=plan.target.keep_gps
+            )
+        data, fmt = rendered
         if fmt is not plan.output.format:  # never serve bytes that are not the planned render
             log.error("render gave %s for a planned %s", fmt.value, plan.output.format.value)
             raise ImagegateError()
@@ -235,6 +246,41 @@ class Delivery:
         if self.caches.shared is not None:
             self.caches.shared.offer(plan.key, data)  # in the background: never waits
         return data
+
+    def _from_level(self, plan: Plan) -> tuple[bytes, Format] | None:
+        """The render from the smallest reduced copy big enough, or None: no copy fits
+        (or may be used), or the one that fits is missing or damaged, and is queued to be
+        derived again."""
+        levels = self.levels
+        assert levels is not None
+        image = plan.authorized.image
+        options = plan.authorized.variant.options
+        out = plan.output.format
+        cap = output_pixel_cap(out, 1, self.planner.max_output_pixels)
+        geometry = plan_geometry(image.width, image.height, options, cap)
+        divisor = choose_level(image.format, image.width, image.height, out, options, geometry)
+        if divisor is None:
+            return None
+        data = levels.read(image.blob_key, divisor)
+        fmt = detect_format(data) if data is not None else None
+        if data is not None and fmt is not None:
+            try:
+                rendered = self.processor.render(
+                    data,
+                    fmt,
+                    options,
+                    out,
+                    keep_gps=plan.target.keep_gps,
+                    original=(image.width, image.height),
+                    level=level_size(image.width, image.height, divisor),
+                )
+            except CorruptImage:
+                log.warning("reduced copy of %s is damaged: rebuilding it", image.blob_key)
+            else:
+                levels.used += 1
+                return rendered
+        levels.queue(image)
+        return None
 
     def _keep_locally(self, plan: Plan, data: bytes) -> None:
         try:

@@ -98,7 +98,9 @@ class DirectUploads:
         if done is None:  # another request won, or the window closed meanwhile
             self.images.blobs.delete(original.blob_key)
             raise UploadUrlGone()
-        return replace(done, upload_expires=None)
+        done = replace(done, upload_expires=None)
+        self.images.stored(done)
+        return done
 
     def _open_draft(self, token_hash: str) -> Image:
         draft = self.store.find_draft(token_hash)

@@ -23,10 +23,13 @@ from imagegate.core.errors import (
     PayloadTooLarge,
     StorageError,
 )
+from imagegate.core.levels import divisors as level_divisors
+from imagegate.core.levels import level_key
 from imagegate.core.listing import Cursor, InvalidListing, MetaFilter, decode_cursor, encode_cursor
 from imagegate.core.models import Account, Format, Image, epoch_ms
 from imagegate.usecases.caches import Caches
 from imagegate.usecases.clock import Clock, utc
+from imagegate.usecases.levels import Levels
 from imagegate.usecases.observer import Observer
 from imagegate.usecases.ports import BlobStore, ImageProcessor, ImageStore, UrlFetcher
 from imagegate.usecases.records import Change, ImageChanges, StoredOriginal
@@ -70,6 +73,7 @@ class Images:
         clock: Clock,
         *,
         max_upload_bytes: int,
+        levels: Levels | None = None,
     ) -> None:
         self.store = images
         self.blobs = blobs
@@ -79,6 +83,7 @@ class Images:
         self.observer = observer
         self.clock = clock
         self.max_upload_bytes = max_upload_bytes
+        self.levels = levels  # reduced copies, derived in the background
 
     # --- uploads ------------------------------------------------------------------------------
 
@@ -121,7 +126,13 @@ class Images:
         except Exception:
             self.blobs.delete(image.blob_key)
             raise
+        self.stored(image)
         return image
+
+    def stored(self, image: Image) -> None:
+        """An original is stored and its record written: queue its reduced copies."""
+        if self.levels is not None:
+            self.levels.queue(image)
 
     def fetch(self, url: str) -> tuple[bytes, str]:
         """The bytes at ``url`` and a filename for them (upload by URL), within the
@@ -267,5 +278,12 @@ class Images:
         if image.blob_key:
             try:
                 self.blobs.delete(image.blob_key)
+                self._delete_levels(image)
             except StorageError:  # the image is gone; its bytes are an orphan gc removes
                 log.warning("could not remove the original of a deleted image")
+
+    def _delete_levels(self, image: Image) -> None:
+        """Its reduced copies, kept or not (a server with copies turned off may delete an
+        image whose copies another made)."""
+        for divisor in level_divisors(image.format, image.width, image.height):
+            self.blobs.delete(level_key(image.blob_key, divisor))

@@ -2,9 +2,10 @@
 
 Four kinds of leftovers. None is ever served, but each holds disk space or quota:
 
-* **Orphan blobs**: bytes no image record references. An upload writes its bytes before its
-  record, and a delete removes its record before its bytes, so a crash between the two steps
-  leaves bytes behind, never a record without its bytes.
+* **Orphan blobs**: bytes no image record references (a reduced copy of an original,
+  ``<key>.levels/<divisor>``, counts as referenced while its original is). An upload writes
+  its bytes before its record, and a delete removes its record before its bytes, so a crash
+  between the two steps leaves bytes behind, never a record without its bytes.
 * **Temporary files** of writes that were interrupted (the blob store's :meth:`sweep`).
 * **Expired drafts**: direct-creator-upload drafts whose upload window closed unused; they
   count against the account's quota and hold their custom id.
@@ -33,6 +34,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from imagegate.core.errors import StorageError
+from imagegate.core.levels import original_key
 from imagegate.usecases.clock import Clock
 from imagegate.usecases.ports import AccountStore, BlobStore, ImageStore
 from imagegate.usecases.shared_tier import SharedTier
@@ -99,7 +101,7 @@ class GarbageCollector:
         now = self.clock()
         listed = list(self.blobs.iter_keys())  # first the blobs, then the records: see above
         referenced = self.images.referenced_blob_keys()
-        unreferenced = [(key, mtime) for key, mtime in listed if key not in referenced]
+        unreferenced = [(key, mtime) for key, mtime in listed if _owner(key) not in referenced]
         old = [key for key, mtime in unreferenced if mtime <= now - grace]
         if not force:
             self._check_sane(len(listed), len(old))
@@ -156,6 +158,12 @@ class GarbageCollector:
                 f"{orphans} of {blobs} blobs have no record: is IMAGEGATE_DATABASE_URL the "
                 "store's database? (--force to go ahead)"
             )
+
+
+def _owner(key: str) -> str:
+    """The original a blob belongs to: itself, or for a reduced copy its original (a copy
+    lives exactly as long as its original)."""
+    return original_key(key) or key
 
 
 __all__ = [

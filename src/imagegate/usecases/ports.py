@@ -310,9 +310,15 @@ class ImageProcessor(Protocol):
         output: Format,
         *,
         keep_gps: bool = False,
+        original: tuple[int, int] | None = None,
+        level: tuple[int, int] | None = None,
     ) -> tuple[bytes, Format]:
         """Render a variant of ``data`` (stored as ``source``) encoded as ``output``, which the
         caller has negotiated; ``options.format`` ``baseline-jpeg`` makes JPEG non-progressive.
+        With ``original`` (its upright width and height) and ``level`` (the size ``data``
+        must have), ``data`` is a reduced copy of that original (:mod:`imagegate.core.levels`):
+        the output is planned against the original's size, and a copy not of ``level``'s
+        size is a ``CorruptImage``.
         ``metadata=keep`` keeps GPS only with ``keep_gps`` (the account opted in), and never
         the EXIF thumbnail.
 
@@ -325,6 +331,13 @@ class ImageProcessor(Protocol):
         options or an output that would transform an SVG, ``RenderTimedOut`` past the
         render's time budget.
         """
+
+    def levels(
+        self, data: bytes, source: Format, width: int, height: int
+    ) -> list[tuple[int, bytes]]:
+        """The reduced copies of an original of ``source``, ``width`` x ``height`` upright,
+        as (divisor, bytes), largest first (none for formats that have none). Raises
+        ``CorruptImage``; decodes the whole original (seconds for the largest)."""
 
 
 class KeySealer(Protocol):

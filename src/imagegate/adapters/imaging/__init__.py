@@ -52,6 +52,7 @@ import pyvips
 
 from imagegate.adapters.imaging.budget import Budget, Watchdog
 from imagegate.adapters.imaging.job import Job
+from imagegate.adapters.imaging.levels import derive as derive_levels
 from imagegate.adapters.imaging.pipeline import ENCODERS, STEPS
 from imagegate.core import svg
 from imagegate.core.errors import (
@@ -174,6 +175,8 @@ def render(
     keep_gps: bool = False,
     limits: Limits = _DEFAULT_LIMITS,
     budget: Budget | None = None,
+    original: tuple[int, int] | None = None,
+    level: tuple[int, int] | None = None,
 ) -> Rendered:
     """Resize ``data`` (stored as ``source``) per ``options`` and encode it as ``output``.
 
@@ -185,6 +188,10 @@ def render(
     over ``max_output_pixels`` is shrunk to fit.
     ``budget`` (from a :class:`Watchdog`, closed by the caller) cancels the render at its
     deadline with :class:`RenderTimedOut`.
+    ``original`` and ``level``: ``data`` is a reduced copy, of size ``level``, of an original
+    of upright size ``original``; the output is planned against the original (so it is the
+    size it would be from the original), and a copy of another size is a
+    :class:`CorruptImage`.
 
     What comes back is always made by the options, in ``output``: never the original. An SVG
     is only sanitised, and only for options that keep it as it is (:func:`keeps_vector`);
@@ -207,6 +214,10 @@ def render(
         return Rendered(data, Format.SVG, header.width, header.height)
     header = _probe_header(data, source)
     _check_limits(header.width, header.height, header.frames, limits)
+    if original is not None:
+        if level is not None and (header.width, header.height) != level:
+            raise CorruptImage("The reduced copy is not of the size expected")
+        header = Probe(header.format, original[0], original[1], 1)
     out = output or _DEFAULT_OUTPUT.get(source, source)
     if out not in _OUTPUTS:
         raise UnsupportedFormat(f"Cannot encode {out.value}")
@@ -269,6 +280,8 @@ class Processor:
         output: Format | None = None,
         *,
         keep_gps: bool = False,
+        original: tuple[int, int] | None = None,
+        level: tuple[int, int] | None = None,
     ) -> tuple[bytes, Format]:
         """See :meth:`~imagegate.usecases.ports.ImageProcessor.render`. ``output`` None (same as the
         source) is kept for callers that do not negotiate a format yet."""
@@ -283,8 +296,17 @@ class Processor:
                 keep_gps=keep_gps,
                 limits=self.limits,
                 budget=budget,
+                original=original,
+                level=level,
             )
         return done.data, done.format
+
+    def levels(
+        self, data: bytes, source: Format, width: int, height: int
+    ) -> list[tuple[int, bytes]]:
+        """See :meth:`~imagegate.usecases.ports.ImageProcessor.levels`."""
+        _check_limits(width, height, 1, self.limits)
+        return derive_levels(data, source, width, height)
 
 
 def libvips_report(operations: Iterable[str]) -> tuple[str, dict[str, bool]]:

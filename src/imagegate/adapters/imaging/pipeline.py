@@ -43,10 +43,10 @@ def _resize(job: Job) -> None:
 
 
 def _to_srgb(job: Job) -> None:
-    job.image = _srgb(job.image)
+    job.image = srgb(job.image)
 
 
-def _srgb(image: Any) -> Any:
+def srgb(image: Any) -> Any:
     """8-bit sRGB out, whatever came in (CMYK, grey, 16-bit, an embedded wide-gamut profile)."""
     if image.get_typeof("icc-profile-data"):
         image = image.icc_transform("srgb", embedded=True)
@@ -76,7 +76,7 @@ def _attention(job: Job) -> tuple[float, float]:
     from a sequential decoder that cannot be read twice, and need not be held in memory.
     """
     g = job.geometry
-    preview = _srgb(
+    preview = srgb(
         job.budget.watch(
             pyvips.Image.thumbnail_buffer(
                 job.data, _PREVIEW, height=_PREVIEW, size="down", option_string="fail_on=error"
