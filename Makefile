@@ -7,7 +7,7 @@ DATA   ?= data
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test test-slow lint bench install install-test clean
+.PHONY: run test test-slow lint bench bench-guard install install-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ test-slow: install-test
 
 bench: install-test
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# About a minute and a half: the cached path vs the granian floor and a cold render vs
+# pyvips, failing below the floors of bench/guard.json.
+bench-guard: install-test
+	$(BIN)/python bench/guard.py
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

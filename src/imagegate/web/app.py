@@ -18,6 +18,7 @@ from imagegate.core.errors import ImagegateError
 from imagegate.lifeline import die_with_parent
 from imagegate.settings import Settings
 from imagegate.web import api_docs
+from imagegate.web.access_log import BufferedAccessLog
 from imagegate.web.api import direct, images, keys, listing, variants
 from imagegate.web.api.common import Runtime
 from imagegate.web.bodies import BodyLimits
@@ -97,8 +98,15 @@ def _route_on_raw_path(scope: Scope) -> Scope:
     return {**scope, "path": path}
 
 
-def create_app(settings: Settings, gate: Imagegate | None = None) -> ASGIApp:
-    """The ASGI app over ``gate`` (built from ``settings`` when not given)."""
+def create_app(
+    settings: Settings,
+    gate: Imagegate | None = None,
+    *,
+    access_writer: BufferedAccessLog | None = None,
+) -> ASGIApp:
+    """The ASGI app over ``gate`` (built from ``settings`` when not given). Access lines go
+    through ``access_writer`` when given (a server process: see ``configure_logging``),
+    else to the ``imagegate.access`` logger."""
     check_safety(settings)
     gate = gate or build(settings)
     latency = Latency()
@@ -111,14 +119,19 @@ def create_app(settings: Settings, gate: Imagegate | None = None) -> ASGIApp:
         await gate.offload.io(gate.gc.sweep_at_start)
         flusher = asyncio.create_task(_flush_key_usage(gate))
         sharer = asyncio.create_task(_share_metrics(gate, collector))
+        tasks = [flusher, sharer]
+        if access_writer is not None:
+            tasks.append(asyncio.create_task(_write_access_lines(access_writer)))
         try:
             yield
         finally:
-            for task in (flusher, sharer):
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
             collector.publish()
+            if access_writer is not None:
+                access_writer.flush()
             with contextlib.suppress(ImagegateError):
                 await gate.offload.io(gate.delivery.flush_key_usage)
             gate.close()
@@ -151,7 +164,7 @@ def create_app(settings: Settings, gate: Imagegate | None = None) -> ASGIApp:
     capped = BodyLimits(api, routes, settings.max_upload_bytes)
     app = Dispatch(UploadCors(capped), DeliveryHandler(gate.delivery))
     guarded = BodyDeadline(app, settings.body_timeout)
-    return Observed(guarded, latency, log_requests=settings.access_log)
+    return Observed(guarded, latency, log_requests=settings.access_log, write=access_writer)
 
 
 async def _flush_key_usage(gate: Imagegate) -> None:
@@ -161,6 +174,13 @@ async def _flush_key_usage(gate: Imagegate) -> None:
             await gate.offload.io(gate.delivery.flush_key_usage)
         except ImagegateError:
             log.warning("could not record key usage; will retry")
+
+
+async def _write_access_lines(writer: BufferedAccessLog) -> None:
+    """Access lines out within their interval even when no request comes to push them."""
+    while True:
+        await asyncio.sleep(writer.interval)
+        writer.flush()
 
 
 async def _share_metrics(gate: Imagegate, collector: ImagegateCollector) -> None:
@@ -189,5 +209,5 @@ def app_from_env() -> ASGIApp:
     """Factory for servers started with an import string (granian, uvicorn --factory): in
     a worker process, which ends when the process that started it does."""
     die_with_parent()
-    configure_logging()
-    return create_app(Settings())
+    writer = configure_logging()
+    return create_app(Settings(), access_writer=writer)

@@ -14,13 +14,14 @@ of them reports the whole node, every series labelled with the node's name.
 
 from __future__ import annotations
 
+import atexit
 import bisect
 import hashlib
 import hmac
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from logging import StreamHandler
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -33,24 +34,33 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from imagegate.core.errors import MetricsOff, Unauthenticated
 from imagegate.usecases.observer import LOOKUPS, Observer, Snapshot
 from imagegate.usecases.ports import MetricsShare
+from imagegate.web.access_log import BufferedAccessLog, access_line, access_log, through_logging
 from imagegate.web.errors import api_response
 from imagegate.web.redaction import RedactingFormatter, redact_path, redact_query
-
-access_log = logging.getLogger("imagegate.access")
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 LOG_FORMAT = "%(levelname)s %(name)s %(message)s"
 
 
-def configure_logging() -> None:
+def configure_logging() -> BufferedAccessLog | None:
     """Logs for a server process: INFO to stderr, every line but the access log's (redacted
-    field by field as it is written) passed through :class:`RedactingFormatter`."""
+    field by field as it is written) passed through :class:`RedactingFormatter`. Returns
+    the buffered writer the access lines should take to the same stream
+    (:mod:`imagegate.web.access_log`), written out at exit at the latest; None when the
+    root logger writes somewhere else than one stream."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     formatter = RedactingFormatter(LOG_FORMAT, skip=(access_log.name,))
-    for handler in logging.getLogger().handlers:
+    handlers = logging.getLogger().handlers
+    for handler in handlers:
         handler.setFormatter(formatter)
     logging.getLogger("pyvips").setLevel(logging.WARNING)  # it narrates every operation
+    if len(handlers) != 1 or type(handlers[0]) is not logging.StreamHandler:
+        return None
+    stream: StreamHandler[Any] = handlers[0]
+    writer = BufferedAccessLog(stream.stream, stream.lock)
+    atexit.register(writer.flush)
+    return writer
 
 
 class Latency:
@@ -198,12 +208,21 @@ def metrics_endpoint(
 
 
 class Observed:
-    """ASGI wrapper: times each HTTP request and writes its access-log line."""
+    """ASGI wrapper: times each HTTP request and writes its access-log line, through
+    ``write`` (a :class:`BufferedAccessLog`) or else as a record of the access logger."""
 
-    def __init__(self, app: ASGIApp, latency: Latency, *, log_requests: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        latency: Latency,
+        *,
+        log_requests: bool,
+        write: Callable[[str], None] | None = None,
+    ) -> None:
         self.app = app
         self.latency = latency
         self.log_requests = log_requests
+        self.write = write or through_logging
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -234,17 +253,14 @@ class Observed:
                 kind = "delivery"
             self.latency.observe(kind, status, elapsed)
             if self.log_requests and access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    json.dumps(
-                        {
-                            "method": scope["method"],
-                            "path": redact_path(path),
-                            "query": redact_query(scope.get("query_string", b"")),
-                            "status": status,
-                            "bytes": sent,
-                            "ms": round(elapsed * 1000, 2),
-                            "client": (scope.get("client") or ("", 0))[0],
-                        },
-                        separators=(",", ":"),
+                self.write(
+                    access_line(
+                        scope["method"],
+                        redact_path(path),
+                        redact_query(scope.get("query_string", b"")),
+                        status,
+                        sent,
+                        round(elapsed * 1000, 2),
+                        (scope.get("client") or ("", 0))[0],
                     )
                 )

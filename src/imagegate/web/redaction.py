@@ -13,7 +13,9 @@ in any case, under ``/client/v4`` too).
 
 Both run for every request's access-log line, so the common case stays one regular
 expression in C: a query with no ``%`` and no ``igt_`` is redacted by a single ``sub``; only
-a query with percent-encoding takes a second pass that looks at each pair in Python.
+a query with percent-encoding takes a second pass that looks at each pair in Python. The
+same query comes again and again (a page's signed image URLs, asked by every visitor), so
+the last few thousand answers are remembered.
 
 :class:`RedactingFormatter` is the net under every other log line (warnings, errors and
 their tracebacks): it rewrites the formatted text, taking out credential-named pairs,
@@ -23,6 +25,7 @@ signing-key values wherever they appear.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from urllib.parse import unquote_plus
@@ -32,7 +35,7 @@ _WORDS = b"token|secret|passw|pwd|key|sig|credential|auth|session|jwt|cookie|bea
 #: Pairs (after ``&``, ``;``, ``?`` or the start) whose name holds a credential word; ``?``
 #: also starts a pair, for a URL carried unencoded in a value (``next=/x?token=...``).
 _PLAIN_PAIR = re.compile(rb"(^|[&;?])([^=&;?]*?(?:" + _WORDS + rb")[^=&;?]*)=[^&;?]*", re.I)
-_PLAIN_REPLACEMENT = rb"\1\2=" + REDACTED.encode()
+_REDACTED_VALUE = b"=" + REDACTED.encode()
 _CREDENTIAL_NAME = re.compile(_WORDS.decode(), re.I)
 _NESTED_PAIR = re.compile(r"(?:^|[?&;#])[^=&;?#]*(?:" + _WORDS.decode() + r")[^=&;?#]*=", re.I)
 _API_TOKEN = re.compile(r"igt_[A-Za-z0-9_-]{8,}")
@@ -52,11 +55,17 @@ _TEXT_RULES = (
 )
 
 
+def _plain_redacted(pair: re.Match[bytes]) -> bytes:
+    # A function rather than a ``\1\2=`` template, which Python 3.11 expands in Python.
+    return pair.group(1) + pair.group(2) + _REDACTED_VALUE
+
+
+@functools.lru_cache(maxsize=4096)
 def redact_query(query: bytes) -> str:
     """The raw query string as it may be logged."""
     if not query:
         return ""
-    plain = _PLAIN_PAIR.sub(_PLAIN_REPLACEMENT, query).decode("latin-1")
+    plain = _PLAIN_PAIR.sub(_plain_redacted, query).decode("latin-1")
     if "%" not in plain and "igt_" not in plain:
         return plain
     return _ANY_PAIR.sub(_redact_encoded, plain)
