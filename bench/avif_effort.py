@@ -7,7 +7,8 @@ busy one with fine texture), each reduced once to 800 px on its longest side and
 memory, so only the encoder is timed. Each effort encodes each picture ``repeat`` times at
 the Q imagegate uses for quality 85 (``avif_quality(85)``); the table gives the median time,
 the bytes, and PSNR against the 800 px picture (so a smaller file that looks worse shows).
-WebP and JPEG at imagegate's settings are timed the same way for scale. ``--threads`` sets
+WebP at efforts 0, 2 and 4 (libvips' default) and JPEG at imagegate's settings are timed the
+same way, for scale. ``--threads`` sets
 libvips' concurrency (the AV1 encoder's threads): 1 is what a render slot is worth on a
 loaded server.
 """
@@ -108,7 +109,13 @@ def main() -> None:
             cells.append((seconds, len(data), psnr(image, data)))
         row(f"AVIF effort {effort}", cells)
     for name, encode in (
-        ("WebP", lambda image: bytes(image.webpsave_buffer(Q=q, keep="none"))),
+        *(
+            (
+                f"WebP effort {e}",
+                lambda image, e=e: bytes(image.webpsave_buffer(Q=q, effort=e, keep="none")),
+            )
+            for e in (0, 2, 4)
+        ),
         ("JPEG", lambda image: bytes(image.jpegsave_buffer(Q=q, interlace=True, keep="none"))),
     ):
         cells = []
