@@ -130,6 +130,14 @@ class Settings(BaseSettings):
     avif_max_side: int = Field(
         1200, ge=0, description="Largest output side encoded as AVIF; larger falls back to WebP."
     )
+    avif_fallback: bool = Field(
+        True,
+        description="Serve a negotiated AVIF not yet made as WebP (or JPEG) at once and encode "
+        "the AVIF in the background; false: the first request waits for the AVIF.",
+    )
+    avif_fallback_max_age: int = Field(
+        60, ge=1, le=86400, description="max-age in seconds of that WebP (or JPEG) stand-in."
+    )
 
     # Dashboard sign-in
     trusted_proxies: str = Field(

@@ -159,6 +159,7 @@ def build(settings: Settings, clock: Clock = time.time) -> Imagegate:
             avif_max_side=settings.avif_max_side,
             max_output_pixels=settings.max_output_pixels,
             heavy_pixels=settings.heavy_render_pixels,
+            avif_stand_in_ttl=_avif_stand_in_ttl(settings, caches),
         ),
         policy=Policy(
             clock_skew=settings.clock_skew,
@@ -203,6 +204,13 @@ def build(settings: Settings, clock: Clock = time.time) -> Imagegate:
             else SoloShare()
         ),
     )
+
+
+def _avif_stand_in_ttl(settings: Settings, caches: Caches) -> int | None:
+    """The stand-in's max-age, or None (no stand-in): off, or no cache would keep the AVIF
+    encoded in the background, so every request would get the stand-in."""
+    keeps = settings.memory_cache_bytes or settings.variant_cache_bytes or caches.shared
+    return settings.avif_fallback_max_age if settings.avif_fallback and keeps else None
 
 
 def check_safety(settings: Settings) -> None:

@@ -62,6 +62,17 @@ def choose_output(
     types = accepted_types(accept)
     if source is not Format.GIF and "image/avif" in types and output_side <= avif_max_side:
         return Output(Format.AVIF, negotiated=True)
+    return _without_avif(types, source)
+
+
+def avif_stand_in(accept: str, source: Format) -> Output:
+    """What to serve, at once, to a client whose ``Accept`` negotiated AVIF while that AVIF
+    is not made yet: what the client would get if it did not take AVIF (WebP if accepted,
+    else the source's format, JPEG for HEIC and AVIF sources). Negotiated, so ``Vary``."""
+    return _without_avif(accepted_types(accept), source)
+
+
+def _without_avif(types: frozenset[str], source: Format) -> Output:
     if "image/webp" in types:
         return Output(Format.WEBP, negotiated=True)
     fallback = {Format.HEIC: Format.JPEG, Format.AVIF: Format.JPEG}.get(source, source)

@@ -5,7 +5,9 @@ the event loop: parsing, authorising and planning are pure and cheap. Only what 
 to threads (:class:`~imagegate.usecases.offload.Offload`): metadata the process has not seen
 within ``metadata_cache_ttl``, variant-cache reads from disk, and renders, which wait behind
 their own bounded lanes. Concurrent requests for the same cold variant share one render,
-whoever asks: the delivery path or the dashboard's previews.
+whoever asks: the delivery path or the dashboard's previews. A request that negotiated an
+AVIF not yet made gets a stand-in at once (:meth:`Delivery.settle`), and the AVIF is encoded
+in the background (:mod:`.avif_later`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from imagegate.core.models import Format, Variant
 from imagegate.core.options import InvalidOptions, looks_flexible, parse_flexible
 from imagegate.core.render_plan import output_pixel_cap, plan_geometry
 from imagegate.core.signing import Outcome, Policy, verify
+from imagegate.usecases.avif_later import AvifLater
 from imagegate.usecases.caches import Caches
 from imagegate.usecases.clock import Clock
 from imagegate.usecases.levels import Levels
@@ -97,6 +100,7 @@ class Delivery:
         # Memoised pure functions: the same few paths and option strings come again and again.
         self._parse = functools.lru_cache(maxsize=8192)(parse_delivery_path)
         self._flexible = functools.lru_cache(maxsize=1024)(parse_flexible)
+        self.avif_later = AvifLater(self.render, busy=offload.renders_waiting)
 
     # --- a request, start to end --------------------------------------------------------------
 
@@ -109,6 +113,21 @@ class Delivery:
             resolved = await self.offload.io(self.load_context, path)
         authorized = self.authorize(resolved, path, raw_path, raw_query)
         return self.plan(authorized, accept)
+
+    async def settle(self, plan: Plan) -> tuple[Plan, bytes | None]:
+        """For a plan with a stand-in (a negotiated AVIF): the plan and its bytes when the
+        AVIF is in memory, on disk or in the shared tier; else the stand-in's plan (the
+        caller gets its bytes from :meth:`variant_bytes`), the AVIF's encode handed to the
+        background. Raises ``StorageError`` only when the variant cache itself does."""
+        data = self.from_memory(plan)
+        if data is not None:
+            return plan, data
+        if not self.avif_later.pending(plan.key):
+            data = await self.offload.io(self.from_disk, plan)
+            if data is not None:
+                return plan, data
+            self.avif_later.offer(plan)
+        return self.planner.stand_in(plan, int(self.clock())), None
 
     async def variant_bytes(self, plan: Plan) -> bytes:
         """The rendered bytes of a plan: from memory, from the variant cache, from the shared

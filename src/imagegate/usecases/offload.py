@@ -72,6 +72,10 @@ class Offload:
         finally:
             self._render_pending -= 1
 
+    def renders_waiting(self) -> bool:
+        """Whether a render is waiting for a slot (all slots are taken and more want one)."""
+        return self._render_pending > self._render.total_tokens
+
     @property
     def render_pending(self) -> int:
         return self._render_pending

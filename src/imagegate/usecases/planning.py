@@ -1,6 +1,10 @@
 """What to serve for an authorised request: the output format, the cache key and ETag, the
 headers' lifetimes, and which render lane it takes. Pure, and memoised per image, variant
-and ``Accept``: a cached variant's request asks the same question every time."""
+and ``Accept``: a cached variant's request asks the same question every time.
+
+A target negotiated to AVIF carries its stand-in (``Target.stand_in``): what to serve at
+once, with a short ``max-age``, while that AVIF is encoded in the background
+(:mod:`.avif_later`)."""
 
 from __future__ import annotations
 
@@ -11,8 +15,16 @@ from dataclasses import dataclass
 from imagegate.core import ids
 from imagegate.core.errors import DeliveryNotFound, SvgNotTransformable
 from imagegate.core.http_caching import cache_control, etag_for
-from imagegate.core.models import Account, Format, Image, MetadataMode, Variant, VariantOptions
-from imagegate.core.negotiation import Output, choose_output, output_side
+from imagegate.core.models import (
+    Account,
+    Format,
+    Image,
+    MetadataMode,
+    OutputFormat,
+    Variant,
+    VariantOptions,
+)
+from imagegate.core.negotiation import Output, avif_stand_in, choose_output, output_side
 from imagegate.core.render_plan import keeps_vector, may_animate, plan_geometry, render_cost
 from imagegate.usecases.records import CacheKey
 
@@ -45,6 +57,8 @@ class Target:
     ttl: int
     keep_gps: bool  # metadata=keep gives out GPS: the account opted in
     heavy: bool  # rendered in the heavy lane (see usecases/offload.py)
+    #: A negotiated AVIF's stand-in, served while the AVIF is not made (None: wait for it)
+    stand_in: Target | None = None
 
 
 @dataclass(slots=True)
@@ -66,8 +80,18 @@ class Plan:
 class Planner:
     """Plans for authorised requests, under the operator's limits."""
 
-    def __init__(self, *, avif_max_side: int, max_output_pixels: int, heavy_pixels: int) -> None:
+    def __init__(
+        self,
+        *,
+        avif_max_side: int,
+        max_output_pixels: int,
+        heavy_pixels: int,
+        avif_stand_in_ttl: int | None = None,
+    ) -> None:
+        """``avif_stand_in_ttl``: the ``max-age`` of a negotiated AVIF's stand-in (at most
+        the variant's own); None serves no stand-in: the AVIF is waited for."""
         self.avif_max_side = avif_max_side
+        self.avif_stand_in_ttl = avif_stand_in_ttl
         self.max_output_pixels = max_output_pixels
         self.heavy_pixels = heavy_pixels
         self._targets: dict[tuple[int, int, str, str, bool], Target] = {}
@@ -76,6 +100,21 @@ class Planner:
         target = self.target(authorized, accept)
         control = cache_control(
             private=authorized.signed, browser_ttl=target.ttl, exp=authorized.exp, now=now
+        )
+        return Plan(authorized, target.output, target.key, target.etag, control, target)
+
+    def stand_in(self, plan: Plan, now: int) -> Plan:
+        """The plan of ``plan``'s stand-in (which it must have): a short ``max-age``, as
+        private as the AVIF's."""
+        target = plan.target.stand_in
+        assert target is not None
+        authorized = plan.authorized
+        control = cache_control(
+            private=authorized.signed,
+            browser_ttl=target.ttl,
+            exp=authorized.exp,
+            now=now,
+            stand_in=True,
         )
         return Plan(authorized, target.output, target.key, target.etag, control, target)
 
@@ -95,20 +134,36 @@ class Planner:
             raise SvgNotTransformable()  # never the drawing through a transforming variant
         side = output_side(image.width, image.height, options)
         output = choose_output(options.format, accept, source, side, self.avif_max_side)
-        keep_gps = gps and options.metadata is MetadataMode.KEEP
+        ttl = options.browser_ttl or authorized.account.browser_ttl
+        stand_in = None
+        if (
+            self.avif_stand_in_ttl is not None
+            and output.format is Format.AVIF
+            and options.format is OutputFormat.AUTO
+        ):
+            fallback = avif_stand_in(accept, source)
+            stand_in = self._make(authorized, fallback, min(ttl, self.avif_stand_in_ttl), None)
+        target = self._make(authorized, output, ttl, stand_in)
+        if len(self._targets) >= _MEMO_SIZE:
+            self._targets.clear()
+        self._targets[memo] = target
+        return target
+
+    def _make(
+        self, authorized: Authorized, output: Output, ttl: int, stand_in: Target | None
+    ) -> Target:
+        image, variant = authorized.image, authorized.variant
+        options = variant.options
+        assert image.format is not None
+        keep_gps = authorized.account.keep_gps and options.metadata is MetadataMode.KEEP
         digest = _digest(
             image.sha256, image.blob_key, image.require_signed_urls, options, output, keep_gps
         )
         key = CacheKey(
             authorized.account.id, ids.image_digest(image.id), variant.name, digest, output.format
         )
-        ttl = options.browser_ttl or authorized.account.browser_ttl
-        heavy = self._heavy(image, source, output.format, options)
-        target = Target(image, options, output, key, etag_for(digest), ttl, keep_gps, heavy)
-        if len(self._targets) >= _MEMO_SIZE:
-            self._targets.clear()
-        self._targets[memo] = target
-        return target
+        heavy = self._heavy(image, image.format, output.format, options)
+        return Target(image, options, output, key, etag_for(digest), ttl, keep_gps, heavy, stand_in)
 
     def _heavy(self, image: Image, source: Format, output: Format, options: VariantOptions) -> bool:
         """Whether a render goes to the heavy lane: its estimated pixel work is over the

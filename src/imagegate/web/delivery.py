@@ -48,6 +48,9 @@ class DeliveryHandler:
         accept, if_none_match = _headers(scope)
         try:
             plan = await self.delivery.request(raw_path, scope.get("query_string", b""), accept)
+            data = None
+            if plan.target.stand_in is not None and not etag_matches(if_none_match, plan.etag):
+                plan, data = await self.delivery.settle(plan)  # the AVIF, or a stand-in
             answer = [
                 (b"cache-control", plan.cache_control.encode("latin-1")),
                 (b"etag", plan.etag.encode("latin-1")),
@@ -59,7 +62,8 @@ class DeliveryHandler:
                 answer.append((b"vary", b"Accept"))
             if etag_matches(if_none_match, plan.etag):
                 return 304, answer, b""
-            data = await self.delivery.variant_bytes(plan)
+            if data is None:
+                data = await self.delivery.variant_bytes(plan)
         except DeliveryError as exc:
             return delivery_response(exc)
         except ImagegateError as exc:  # storage, overload: the node's trouble, not the URL's

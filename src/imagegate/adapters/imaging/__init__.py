@@ -15,7 +15,8 @@ The numbers come from the pure :mod:`imagegate.core.render_plan`; libvips only e
 - ``dpr`` (clamped to 0..2) multiplies width and height before the fit is planned, so
   ``scale-down`` and ``crop`` still never enlarge past the source.
 - ``quality`` 1..100 is libvips' Q for JPEG and WebP. AVIF maps it piecewise onto AV1's Q
-  (1..85 onto 1..60, 85..100 onto 60..100: Q 60 looks like JPEG 85) at effort 2 for speed.
+  (1..85 onto 1..60, 85..100 onto 60..100: Q 60 looks like JPEG 85) at effort 0
+  (as small as effort 2, five times faster: ``bench/avif_effort.py``).
 - ``sharpen`` 0..10 is an unsharp mask after resizing: sigma = 0.5 + 0.15 x value,
   m2 = 0.6 x value, m1 = 0.1 x value; 0 is off.
 - ``blur`` 1..250 is a gaussian blur after resizing with sigma = value / 2 (alpha
