@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from imagegate.core.models import Format, OutputFormat, VariantOptions
+from imagegate.core.negotiation import choose_output, output_side
+from imagegate.settings import Settings
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 import visitors
@@ -58,3 +62,37 @@ def test_metric_total_sums_labels_and_tells_absence() -> None:
 def test_percentile_is_nearest_rank(share: float, expected: float) -> None:
     values = [float(v) for v in range(24, 0, -1)]
     assert visitors.percentile(values, share) == expected
+
+
+@pytest.mark.parametrize("width", visitors.SIZES)
+@pytest.mark.parametrize("client", list(visitors.CLIENTS))
+@pytest.mark.parametrize("shape", [(4000, 3000), (3000, 4000)])
+def test_thumbor_is_asked_for_the_format_imagegate_negotiates(
+    width: int, client: str, shape: tuple[int, int]
+) -> None:
+    options = VariantOptions.from_dict(visitors.variant_options(width, client))
+    side = output_side(*shape, options)
+    chosen = choose_output(
+        OutputFormat.AUTO, visitors.CLIENTS[client], Format.JPEG, side, Settings().avif_max_side
+    )
+    path = visitors.thumbor_path(width, client, Path("original-00.jpg"))
+    assert path.startswith(f"/unsafe/{width}x0/")
+    if chosen.format is Format.JPEG:
+        assert "format(" not in path
+    else:
+        assert f"filters:format({chosen.format.value})/" in path
+    # Chrome gets AVIF wherever the output is small enough for it, portraits included
+    if client == "chrome" and width <= visitors.AVIF_MAX_SIDE:
+        assert chosen.format is Format.AVIF
+
+
+def test_each_client_has_its_own_variant_of_the_same_output() -> None:
+    for width in visitors.SIZES:
+        names = {visitors.variant_name(width, client) for client in visitors.CLIENTS}
+        assert len(names) == len(visitors.CLIENTS)
+        assert all(name.isalnum() for name in names)
+        boxes = [visitors.variant_options(width, client) for client in visitors.CLIENTS]
+        assert {box["width"] for box in boxes} == {width}
+        assert len({box["height"] for box in boxes}) == len(boxes)
+        # tall enough that a 3:4 portrait is still width-bound: the same output for all
+        assert all(int(str(box["height"])) >= width * 4 / 3 for box in boxes)
