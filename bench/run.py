@@ -16,6 +16,8 @@ Scenarios:
   memory  peak RSS and status codes under 8 and 200 concurrent cold resizes
   s3      cold renders and uploads with blobs on SeaweedFS (loopback) vs the local disk
   nodes   two nodes against one behind nginx, on PostgreSQL and SeaweedFS (and nginx's cost)
+  visitors  as visitors make them (visitors.py): 24 distinct originals at 200, 800, 1600 px,
+          Chrome's, WebP and JPEG Accept, first views, uploads, memory, each vs thumbor
 
 Besides requests per second, each run reports the CPU time its server spent per answer and
 the CPU that other processes on the machine used meanwhile: on a shared machine the first is
@@ -47,11 +49,12 @@ import procs
 import report
 import scenarios
 import signing_micro
+import visitors
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
-SCENARIOS = ("verify", "cached", "cold", "memory", "s3", "nodes")
-HARD_LIMIT_SECONDS = 15 * 60  # the whole run, whatever happens
+SCENARIOS = ("verify", "cached", "cold", "memory", "s3", "nodes", "visitors")
+HARD_LIMIT_SECONDS = 25 * 60  # the whole run, whatever happens
 
 
 def _log(line: str) -> None:
@@ -112,7 +115,7 @@ def main() -> int:
     shutil.rmtree(WORK / "logs", ignore_errors=True)  # the servers' logs of this run only
     setup: list[str] = [f"ignored from the environment: {', '.join(leaked)}"] if leaked else []
     tools: dict[str, str] = {}
-    needs_servers = bool({"cached", "cold", "memory"} & set(args.only))
+    needs_servers = bool({"cached", "cold", "memory", "visitors"} & set(args.only))
     ctx = None
     if needs_servers:
         _log("setting up (nginx and wrk from apt, thumbor venv, test image)...")
@@ -180,6 +183,7 @@ def main() -> int:
             ("cached", scenarios.cached_vs_nginx),
             ("cold", scenarios.cold_resize),
             ("memory", scenarios.memory_under_load),
+            ("visitors", visitors.visitors),
         ):
             if name not in args.only or ctx is None:
                 continue

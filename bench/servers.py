@@ -169,13 +169,16 @@ QUALITY = 85
 """
 
 
-def start_thumbor(thumbor: Path, work: Path, images: Path, *, processes: int) -> Server:
+def start_thumbor(
+    thumbor: Path, work: Path, images: Path, *, processes: int, extra: str = ""
+) -> Server:
     """thumbor with its defaults (PIL engine, progressive JPEG) except: files from ``images``,
-    no storage of originals or results, unsigned URLs, quality 85 as imagegate."""
+    no storage of originals or results, unsigned URLs, quality 85 as imagegate; ``extra``:
+    more lines of configuration."""
     home = work / "thumbor"
     home.mkdir(parents=True, exist_ok=True)
     conf = home / "thumbor.conf"
-    conf.write_text(THUMBOR_CONF.format(root=str(images)))
+    conf.write_text(THUMBOR_CONF.format(root=str(images)) + extra)
     port = free_port()
     argv = [str(thumbor), "--ip", LOOPBACK, "--port", str(port), "--conf", str(conf)]
     argv += ["--processes", str(processes), "--log-level", "error"]
