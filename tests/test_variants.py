@@ -162,7 +162,12 @@ def test_choose_output(
         ((400, 300), VariantOptions(width=800), 400),
         ((400, 300), VariantOptions(width=800, fit=Fit.CONTAIN), 800),
         ((400, 300), VariantOptions(width=500, height=500, fit=Fit.COVER, dpr=2), 1000),
-        ((4000, 3000), VariantOptions(width=100, height=900), 900),
+        ((4000, 3000), VariantOptions(width=100, height=900), 100),
+        # A tall box does not make a wide output tall: 800 x 600, AVIF-sized.
+        ((4000, 3000), VariantOptions(width=800, height=12000), 800),
+        ((3000, 4000), VariantOptions(width=800, height=12000), 1067),
+        ((4000, 3000), VariantOptions(width=800, height=12000, fit=Fit.PAD), 12000),
+        ((4000, 3000), VariantOptions(width=300, height=300, fit=Fit.CROP), 300),
     ],
 )
 def test_output_side(size: tuple[int, int], options: VariantOptions, side: int) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from imagegate.core.models import Fit, Format, OutputFormat, VariantOptions
+from imagegate.core.models import Format, OutputFormat, VariantOptions
+from imagegate.core.render_plan import plan_geometry
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +81,8 @@ def _without_avif(types: frozenset[str], source: Format) -> Output:
 
 
 def output_side(width: int, height: int, options: VariantOptions) -> int:
-    """The longest side a render of a ``width`` by ``height`` image will have, at most."""
-    longest = max(width, height)
-    boxes = [b * options.dpr for b in (options.width, options.height) if b is not None]
-    if not boxes:
-        return longest
-    box = int(max(boxes) + 0.5)
-    return box if options.fit in (Fit.COVER, Fit.PAD, Fit.CONTAIN) else min(longest, box)
+    """The longest side a render of a ``width`` by ``height`` (upright) image will have: the
+    fit rules resolved as the render resolves them, so a box larger than the output on one
+    axis (``width=800, height=12000``) does not count. The output cap only shrinks it."""
+    geometry = plan_geometry(width, height, options)
+    return max(geometry.width, geometry.height)
