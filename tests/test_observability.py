@@ -13,7 +13,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from harness import Server, jpeg, raw_request, serve_cli, serve_in_thread
+from harness import Server, in_process, jpeg, raw_request, serve_cli, serve_in_thread
 from imagegate.core.signing import sign_url
 from imagegate.settings import Settings
 
@@ -306,3 +306,23 @@ def test_a_served_process_logs_no_credential(tmp_path: Path) -> None:
     for value in (srv.api_token, srv.signing_key, signed.rsplit("sig=", 1)[1]):
         assert value not in output
     assert "not-a-real-secret" not in output
+
+
+def test_metrics_count_originals_waiting_for_their_reduced_copies(server: Server) -> None:
+    gate, _ = in_process(server)
+    levels = gate.delivery.levels
+    assert levels is not None
+    levels.busy = lambda: True  # renders waiting: derivation holds back (for up to 5 s)
+    with server.client() as c:
+        r = c.post(server.images_url, files={"file": ("big.jpg", jpeg(2000, 1500))})
+        assert r.status_code == 200, r.text
+
+    def pending() -> float:
+        text = httpx.get(f"{server.base_url}/metrics", headers=METRICS_AUTH).text
+        return metric(text, "imagegate_copies_pending")
+
+    assert pending() == 1
+    levels.busy = lambda: False
+    assert levels.wait_idle(30)
+    assert pending() == 0
+    assert levels.built == 1

@@ -108,7 +108,10 @@ def build(settings: Settings, clock: Clock = time.time) -> Imagegate:
         notified_ttl=settings.metadata_cache_ttl_notified,
         shared=SharedTier(shared_store) if shared_store is not None else None,
     )
-    observer = Observer(memory_size=lambda: caches.memory.size)
+    observer = Observer(
+        memory_size=lambda: caches.memory.size,
+        copies_pending=lambda: levels.pending if levels is not None else 0,
+    )
     offload = Offload(
         io_threads=max(8, settings.render_concurrency * 4),
         render_slots=settings.render_concurrency,

@@ -27,6 +27,7 @@ class Snapshot:
     uploads: int = 0
     upload_bytes: int = 0
     memory_cache_bytes: int = 0
+    copies_pending: int = 0
 
     def as_counts(self) -> dict[str, Any]:
         """The snapshot as JSON-able values (to pool with the node's other workers)."""
@@ -36,15 +37,16 @@ class Snapshot:
             "uploads": self.uploads,
             "upload_bytes": self.upload_bytes,
             "memory_cache_bytes": self.memory_cache_bytes,
+            "copies_pending": self.copies_pending,
         }
 
     @classmethod
     def summed(cls, parts: list[tuple[dict[str, Any], bool]]) -> Snapshot:
         """The node's counts from its workers' :meth:`as_counts` and whether each still
-        runs: counters summed over all of them, the memory gauge over the live ones."""
+        runs: counters summed over all of them, the gauges over the live ones."""
         verifications: Counter[tuple[str, str]] = Counter()
         lookups: Counter[str] = Counter()
-        uploads = upload_bytes = memory = 0
+        uploads = upload_bytes = memory = pending = 0
         for counts, alive in parts:
             for outcome, key, n in counts.get("verifications", []):
                 verifications[(str(outcome), str(key))] += int(n)
@@ -54,20 +56,28 @@ class Snapshot:
             upload_bytes += int(counts.get("upload_bytes", 0))
             if alive:
                 memory += int(counts.get("memory_cache_bytes", 0))
+                pending += int(counts.get("copies_pending", 0))
         return cls(
             verifications=dict(verifications),
             lookups={name: lookups.get(name, 0) for name in LOOKUPS},
             uploads=uploads,
             upload_bytes=upload_bytes,
             memory_cache_bytes=memory,
+            copies_pending=pending,
         )
 
 
 class Observer:
-    """``memory_size`` reads how many bytes the memory cache holds, when asked."""
+    """``memory_size`` reads how many bytes the memory cache holds, and ``copies_pending``
+    how many originals wait for their reduced copies, when asked."""
 
-    def __init__(self, memory_size: Callable[[], int] = lambda: 0) -> None:
+    def __init__(
+        self,
+        memory_size: Callable[[], int] = lambda: 0,
+        copies_pending: Callable[[], int] = lambda: 0,
+    ) -> None:
         self._memory_size = memory_size
+        self._copies_pending = copies_pending
         self._lock = threading.Lock()
         self._verifications: Counter[tuple[str, str]] = Counter()
         self._lookups: Counter[str] = Counter()
@@ -98,4 +108,5 @@ class Observer:
                 uploads=self._uploads,
                 upload_bytes=self._upload_bytes,
                 memory_cache_bytes=self._memory_size(),
+                copies_pending=self._copies_pending(),
             )

@@ -159,6 +159,13 @@ class ImagegateCollector(Collector):
         )
         memory.add_metric([node], seen.memory_cache_bytes)
         yield memory
+        pending = GaugeMetricFamily(
+            "imagegate_copies_pending",
+            "Originals waiting for their reduced copies to be derived, on the running workers.",
+            labels=["node"],
+        )
+        pending.add_metric([node], seen.copies_pending)
+        yield pending
 
         histogram = HistogramMetricFamily(
             "imagegate_request_duration_seconds",
