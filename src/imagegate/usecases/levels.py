@@ -77,6 +77,7 @@ class Levels:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._current: str | None = None  # the original whose copies are being derived
         self.built = 0  # originals whose levels this process derived
         self.used = 0  # renders made from a level
         self.shed = 0
@@ -131,11 +132,19 @@ class Levels:
                 self._cond.wait(left)
         return True
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Drop what waits and let the derivation in progress finish (up to ``timeout``), so
+        that a server stopping gracefully leaves no half-written copy behind."""
+        deadline = time.monotonic() + timeout
         with self._cond:
             self._closed = True
             self._queue.clear()
             self._cond.notify_all()
+            while self._current is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
 
     def _work(self) -> None:
         with contextlib.suppress(OSError, AttributeError):  # Linux: nice is per thread
@@ -149,19 +158,22 @@ class Levels:
                     self._cond.notify_all()
                     return
                 job = self._queue.popleft()
-            self._yield_to_renders()
+                self._current = job.blob_key
             try:
-                self.build(job)
+                self._yield_to_renders()
+                if not self._closed:  # a stop while yielding: leave it to a later start
+                    self.build(job)
             except Exception:  # a bad original, a store down: logged, never fatal
                 log.warning("levels of %s not built", job.blob_key, exc_info=True)
             finally:
                 with self._cond:
                     self._queued.discard(job.blob_key)
+                    self._current = None
                     self._cond.notify_all()
 
     def _yield_to_renders(self) -> None:
         deadline = time.monotonic() + MAX_YIELD_SECONDS
-        while self.busy() and time.monotonic() < deadline:
+        while self.busy() and not self._closed and time.monotonic() < deadline:
             time.sleep(0.02)
 
     # --- building and removing -------------------------------------------------------------------
