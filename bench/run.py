@@ -39,6 +39,7 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -100,6 +101,21 @@ def make_plan(args: argparse.Namespace) -> scenarios.Plan:
     return plan
 
 
+def _standalone(
+    name: str, result: report.Report, run: Callable[[], tuple[list[report.Ratio], object]]
+) -> None:
+    """Run a scenario that starts its own servers: its ratios go in ``result``; a failure is
+    recorded there and does not stop the others."""
+    try:
+        ratios, _ = run()
+        result.ratios.extend(ratios)
+    except Exception as exc:
+        result.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+        traceback.print_exc()
+    finally:
+        procs.stop_all()
+
+
 def main() -> int:
     args = parse_args()
     signal.signal(signal.SIGTERM, _on_signal)
@@ -138,47 +154,41 @@ def main() -> int:
         if ctx is not None:
             _log("imagegate store: copies of the 12 MP photo, private, and their variants...")
             scenarios.prepare_store(ctx)
+        plan = make_plan(args)
+        cpus = len(os.sched_getaffinity(0))
         if "s3" in args.only:
             _log("s3: blobs on SeaweedFS against the local disk...")
-            plan = make_plan(args)
-            try:
-                ratios, memory = object_store.s3_vs_local(
+            _standalone(
+                "s3",
+                result,
+                lambda: object_store.s3_vs_local(
                     WORK,
                     prepare.ensure_photos(WORK, plan.copies),
-                    workers=len(os.sched_getaffinity(0)),
+                    workers=cpus,
                     seconds=plan.seconds,
                     rounds=plan.cold_rounds,
                     concurrency=plan.cold_concurrency,
                     log=_log,
-                )
-                result.ratios.extend(ratios)
-            except Exception as exc:
-                result.errors.append(f"s3: {type(exc).__name__}: {exc}")
-                traceback.print_exc()
-            finally:
-                procs.stop_all()
+                ),
+            )
         if "nodes" in args.only:
             _log("nodes: two nodes against one behind nginx, on PostgreSQL and SeaweedFS...")
-            plan = make_plan(args)
-            paths = prepare.ensure_apt_tools(setup)
-            try:
-                ratios, _ = many_nodes.nodes_vs_one(
+            nginx = prepare.ensure_apt_tools(setup)["nginx"]
+            _standalone(
+                "nodes",
+                result,
+                lambda: many_nodes.nodes_vs_one(
                     WORK,
-                    paths["nginx"],
+                    nginx,
                     prepare.ensure_photos(WORK, plan.copies),
-                    cpus=len(os.sched_getaffinity(0)),
+                    cpus=cpus,
                     seconds=plan.seconds,
                     rounds=plan.cold_rounds,
                     connections=plan.cached_connections,
                     concurrency=plan.cold_concurrency,
                     log=_log,
-                )
-                result.ratios.extend(ratios)
-            except Exception as exc:
-                result.errors.append(f"nodes: {type(exc).__name__}: {exc}")
-                traceback.print_exc()
-            finally:
-                procs.stop_all()
+                ),
+            )
         for name, fn in (
             ("cached", scenarios.cached_vs_nginx),
             ("cold", scenarios.cold_resize),
